@@ -1,0 +1,143 @@
+"""Structured-config schemas for every config group, registered in Hydra's ConfigStore.
+
+Each YAML file under ``configs/`` names its schema first in its defaults list, so a wrong type
+(``trainer.max_steps=abc``) or an unknown key (``model.hiden_size=3``) stops at composition time
+with Hydra's message, before any training starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+from seqnet.data import TASK_REGISTRY
+from seqnet.models import MODEL_REGISTRY
+
+
+class ProbeDtype(Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class ProbeLoss(Enum):
+    last = "last"
+    total = "total"
+
+
+# ---------------------------------------------------------------------------- optim
+@dataclass
+class OptimConfig:
+    _target_: str = MISSING
+    # The optimizer's parameters exist only after the model is built.
+    _partial_: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+
+@dataclass
+class AdamConfig(OptimConfig):
+    _target_: str = "torch.optim.Adam"
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+
+
+@dataclass
+class RMSpropConfig(OptimConfig):
+    _target_: str = "torch.optim.RMSprop"
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+
+
+@dataclass
+class SGDConfig(OptimConfig):
+    _target_: str = "torch.optim.SGD"
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+
+
+# ---------------------------------------------------------------------------- trainer
+@dataclass
+class TrainerConfig:
+    max_steps: int = 2000
+    val_every_n_steps: int = 250
+    ckpt_every_n_steps: int = 500
+    log_every_n_steps: int = 10
+    clip_grad_norm: float | None = None
+    device: str = "auto"
+    # Flush denormal floats to zero on CPU (see seqnet.training.device for why).
+    flush_denormal: bool = True
+    # Stop after this many consecutive steps whose loss or gradient is NaN/inf.
+    max_nonfinite_steps: int = 10
+    # A warning is logged when the gradient norm jumps by this many orders of magnitude.
+    grad_jump_decades: float = 3.0
+    progress_bar: bool = True
+
+
+# ---------------------------------------------------------------------------- grad_log
+@dataclass
+class GradLogConfig:
+    every_n_steps: int = 100
+    batch_size: int = 64
+    dtype: ProbeDtype = ProbeDtype.float32
+    loss: ProbeLoss = ProbeLoss.last
+    # Timesteps tracked over training in grad_depth/*, spread evenly from first to last.
+    depth_points: int = 5
+    # grad_summary/*/horizon counts steps back from the end while norm >= threshold * norm[T-1].
+    horizon_threshold: float = 1e-3
+
+
+# ---------------------------------------------------------------------------- paths
+@dataclass
+class PathsConfig:
+    output_dir: str = "outputs"
+    run_dir: str = "${hydra:runtime.output_dir}"
+
+
+# ---------------------------------------------------------------------------- root
+@dataclass
+class TrainConfig:
+    model: Any = MISSING
+    data: Any = MISSING
+    optim: Any = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    grad_log: GradLogConfig = field(default_factory=GradLogConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task_name: str = "train"
+    seed: int = 42
+    ckpt_path: str | None = None
+
+
+def register_configs() -> None:
+    """Store the schemas under ``schema/<group>/<name>`` for the YAML defaults lists."""
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    for name, entry in MODEL_REGISTRY.items():
+        cs.store(group="schema/model", name=name, node=entry.config)
+    for name, entry in TASK_REGISTRY.items():
+        cs.store(group="schema/data", name=name, node=entry.config)
+    cs.store(group="schema/optim", name="adam", node=AdamConfig)
+    cs.store(group="schema/optim", name="rmsprop", node=RMSpropConfig)
+    cs.store(group="schema/optim", name="sgd", node=SGDConfig)
+    cs.store(group="schema/trainer", name="default", node=TrainerConfig)
+    cs.store(group="schema/grad_log", name="default", node=GradLogConfig)
+    cs.store(group="schema/paths", name="default", node=PathsConfig)
+
+
+def _run_suffix(override_dirname: str) -> str:
+    """``_<overrides>`` for the run directory name, or nothing when there are no overrides."""
+    return f"_{override_dirname}" if override_dirname else ""
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("seqnet.run_suffix"):
+        OmegaConf.register_new_resolver("seqnet.run_suffix", _run_suffix)
+
+
+register_configs()
+register_resolvers()

@@ -1,0 +1,17 @@
+"""User-facing errors: each names the bad value, what was expected and how to fix it."""
+
+
+class SeqnetError(Exception):
+    """An error caused by the user's input; the CLI prints its message without a traceback."""
+
+
+class ConfigError(SeqnetError):
+    """A configuration value that is well-typed but unusable (for example cuda on a CPU machine)."""
+
+
+class CheckpointError(SeqnetError):
+    """A checkpoint that is missing, corrupt, or does not match the current configuration."""
+
+
+class TrainingDiverged(SeqnetError):
+    """Too many consecutive steps with a non-finite loss or gradient."""

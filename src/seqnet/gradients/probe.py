@@ -1,0 +1,72 @@
+"""One exact gradient-profile pass.
+
+The model is run step by step on the engine with a zero probe added to every state, with the
+same weights as training (or a float64 copy of them). One ``autograd.grad`` call then yields the
+total derivative of the loss with respect to every state at every timestep. Only the probes'
+gradients are computed: parameter ``.grad`` fields, the model's mode and every random-number
+generator are left as they were, so measuring does not change training.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from seqnet.data.base import Batch, Task
+from seqnet.gradients.profile import GradientProfile
+from seqnet.models.engine import Probes
+from seqnet.models.sequence_model import SequenceModel
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def measure_profile(
+    model: SequenceModel,
+    task: Task,
+    batch: Batch,
+    step: int,
+    dtype: str = "float32",
+    loss: str = "last",
+) -> GradientProfile:
+    """Per-timestep gradient norms of ``model`` on ``batch``.
+
+    The loss is the sum over sequences of each sequence's task loss (``loss="last"``: at the
+    final output; ``"total"``: summed over outputs), so each sequence's gradient is that of its
+    own loss, independent of the batch size; norms are averaged over the batch.
+    """
+    if dtype not in _DTYPES:
+        raise ValueError(f"grad_log.dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    if loss not in ("last", "total"):
+        raise ValueError(f"grad_log.loss must be 'last' or 'total', got {loss!r}")
+    torch_dtype = _DTYPES[dtype]
+    net = model
+    if torch_dtype != next(model.parameters()).dtype:
+        net = copy.deepcopy(model).to(torch_dtype)
+    x, y = (t.to(torch_dtype) if t.is_floating_point() else t for t in batch)
+
+    was_training = net.training
+    net.eval()  # no dropout: the probe pass draws no random numbers
+    try:
+        with torch.enable_grad():
+            probes = Probes()
+            pred, _ = net(x, probes=probes)
+            total = task.sequence_loss(pred, y, last_only=loss == "last").sum()
+            names = list(probes.tensors)
+            grads = torch.autograd.grad(
+                total, [probes.tensors[n] for n in names], allow_unused=True
+            )
+    finally:
+        net.train(was_training)
+
+    norms: dict[str, np.ndarray] = {}
+    for name, grad in zip(names, grads, strict=True):
+        if grad is None:
+            grad = torch.zeros_like(probes.tensors[name])
+        # Norms in float64: squaring a float32 gradient of 1e-25 would underflow to zero.
+        g = grad.detach().double()
+        per_sequence = g.norm(dim=-1)  # "x": (batch, time); states: (time, batch)
+        time_first = per_sequence if name != "x" else per_sequence.transpose(0, 1)
+        norms[name] = time_first.mean(dim=1).cpu().numpy()
+    return GradientProfile(step=step, norms=norms, dtype=dtype)

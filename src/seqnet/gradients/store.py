@@ -1,0 +1,60 @@
+"""``gradients.npz``: every profile of a run, raw float64 norms (zeros stay zeros), for scripts.
+
+Layout: ``steps`` (n,) int64, and for each quantity (``h_l0``, ``c_l0``, ``x``, ...) an array of
+shape (n, T) whose row i is the profile at training step ``steps[i]``. ``dtype`` and ``loss``
+record how the profiles were measured.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from seqnet.gradients.profile import GradientProfile
+
+
+class GradientStore:
+    """Collects the profiles of a run and writes them atomically to ``path``."""
+
+    def __init__(self, path: Path, dtype: str = "float32", loss: str = "last") -> None:
+        self.path = path
+        self.dtype = dtype
+        self.loss = loss
+        self.profiles: list[GradientProfile] = []
+
+    def append(self, profile: GradientProfile) -> None:
+        self.profiles.append(profile)
+
+    def matrix(self, quantity: str) -> np.ndarray:
+        """(logged steps, T) norms of one quantity."""
+        return np.stack([p.norms[quantity] for p in self.profiles])
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.array([p.step for p in self.profiles], dtype=np.int64)
+
+    def save(self) -> None:
+        if not self.profiles:
+            return
+        arrays = {q: self.matrix(q) for q in self.profiles[0].norms}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".gradients.", suffix=".npz", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, steps=self.steps, dtype=self.dtype, loss=self.loss, **arrays)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def load_gradients(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, str]]:
+    """``(steps, {quantity: (n, T) norms}, {"dtype": ..., "loss": ...})`` from a gradients.npz."""
+    with np.load(path) as data:
+        steps = data["steps"]
+        meta = {k: str(data[k]) for k in ("dtype", "loss")}
+        norms = {k: data[k] for k in data.files if k not in ("steps", "dtype", "loss")}
+    return steps, norms, meta

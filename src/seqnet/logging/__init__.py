@@ -1,0 +1,4 @@
+"""Logging: TensorBoard writers, hyperparameters, progress display.
+
+(Inside the package, ``import logging`` still means the standard library: imports are absolute.)
+"""

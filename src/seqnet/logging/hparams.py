@@ -1,0 +1,71 @@
+"""Flat hyperparameters for TensorBoard's HPARAMS dashboard.
+
+TensorBoard takes its HPARAMS columns from the first run it reads, so every run logs the same
+key set: the fields of every registered model, task and optimizer schema, with ``"n/a"`` for
+those that the run's own choice does not have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqnet.config import AdamConfig, GradLogConfig, RMSpropConfig, SGDConfig, TrainerConfig
+from seqnet.data import TASK_REGISTRY
+from seqnet.models import MODEL_REGISTRY
+
+HParamValue = int | float | str | bool
+NOT_APPLICABLE = "n/a"
+_GROUPS = ("model", "data", "optim", "trainer", "grad_log")
+
+
+def flatten(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"<prefix>/a/b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}/{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _as_hparam(value: Any) -> HParamValue:
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # None, lists, enums: TensorBoard takes only int/float/str/bool
+
+
+def all_hparam_keys() -> list[str]:
+    """Every key any run can log: the union over all registered schemas."""
+    schemas = {
+        "model": [e.config for e in MODEL_REGISTRY.values()],
+        "data": [e.config for e in TASK_REGISTRY.values()],
+        "optim": [AdamConfig, RMSpropConfig, SGDConfig],
+        "trainer": [TrainerConfig],
+        "grad_log": [GradLogConfig],
+    }
+    keys = {
+        f"{group}/{f.name}"
+        for group, classes in schemas.items()
+        for cls in classes
+        for f in fields(cls)
+        if f.name != "_partial_"
+    }
+    return [*sorted(keys), "seed"]
+
+
+def flat_hparams(cfg: DictConfig) -> dict[str, HParamValue]:
+    """The run's hyperparameters as one flat dict with the same keys in every run."""
+    flat: dict[str, HParamValue] = dict.fromkeys(all_hparam_keys(), NOT_APPLICABLE)
+    for group in _GROUPS:
+        tree = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
+        assert isinstance(tree, dict)
+        for key, value in flatten(tree, group).items():
+            if not key.endswith("/_partial_"):
+                flat[key] = _as_hparam(value)
+    flat["seed"] = int(cfg.seed)
+    return flat

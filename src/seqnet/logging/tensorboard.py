@@ -1,0 +1,52 @@
+"""TensorBoard writing for a run: scalars, hyperparameters and the custom-scalars layout.
+
+Everything goes into one folder (``<run dir>/tb``), so TensorBoard shows one run per run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+from seqnet.logging.hparams import HParamValue
+
+
+class RunWriter:
+    """A ``SummaryWriter`` plus the few seqnet-specific summaries."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def write_hparams(self, hparam_dict: dict[str, HParamValue], metric_tags: list[str]) -> None:
+        """The HPARAMS dashboard's entry for this run, written into this run's own folder.
+
+        ``SummaryWriter.add_hparams`` would write into a new sub-folder, which TensorBoard shows
+        as a second run; the three summaries from ``hparams()`` go to our own writer instead.
+        The metric values are the last scalars logged under ``metric_tags`` in this folder.
+        """
+        experiment, session_start, session_end = hparams(
+            hparam_dict, dict.fromkeys(metric_tags, 0.0)
+        )
+        file_writer = self.writer._get_file_writer()
+        for summary in (experiment, session_start, session_end):
+            file_writer.add_summary(summary)
+
+    def custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
+        self.writer.add_custom_scalars(layout)
+
+    def figure(self, tag: str, figure: Any, step: int) -> None:
+        self.writer.add_figure(tag, figure, step, close=True)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

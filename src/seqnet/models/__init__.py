@@ -1,0 +1,26 @@
+"""Models: the registry, fused cores, the step-by-step engine, cells and the registered models."""
+
+from seqnet.models import gru, lstm, rnn  # noqa: F401  (each registers itself; add new models here)
+from seqnet.models.cells import Cell, GRUCell, LSTMCell, RNNCell
+from seqnet.models.cores import FusedGRU, FusedLSTM, FusedRNN, StepRNN
+from seqnet.models.engine import Probes, unroll
+from seqnet.models.registry import MODEL_REGISTRY, ModelConfig, build_model, register_model
+from seqnet.models.sequence_model import SequenceModel
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "Cell",
+    "FusedGRU",
+    "FusedLSTM",
+    "FusedRNN",
+    "GRUCell",
+    "LSTMCell",
+    "ModelConfig",
+    "Probes",
+    "RNNCell",
+    "SequenceModel",
+    "StepRNN",
+    "build_model",
+    "register_model",
+    "unroll",
+]

@@ -1,0 +1,188 @@
+"""Recurrent cores with the ``torch.nn.LSTM`` interface: ``core(input, hx) -> (output, h_n)``.
+
+``FusedRNN``/``FusedLSTM``/``FusedGRU`` are PyTorch's fused layers (cuDNN on GPU, oneDNN on CPU)
+with the standard parameter names (``weight_ih_l0`` ...). ``StepRNN`` runs any ``Cell`` class on
+the step-by-step engine and registers its parameters under the same names. Both expose
+``cells()``: per-layer cells that share the core's parameters, which is how gradient probes run
+the exact same weights step by step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqnet.models.cells import Cell, GRUCell, LSTMCell, RNNCell, State
+from seqnet.models.cells.lstm import init_forget_bias
+from seqnet.models.engine import Probes, unroll
+
+Hidden = Tensor | tuple[Tensor, ...]
+
+
+class CellStack:
+    """Mixin for cores whose layers are cells of one class (``cell_class``).
+
+    Expects ``num_layers``, ``batch_first``, ``dropout`` and per-layer parameters named
+    ``<cell parameter>_l<layer>``.
+    """
+
+    cell_class: type[Cell]
+    num_layers: int
+    batch_first: bool
+    dropout: float
+    training: bool
+
+    def cell_options(self) -> dict[str, Any]:
+        """Constructor options of ``cell_class`` beyond (input_size, hidden_size, bias)."""
+        return {}
+
+    def cells(self) -> list[Cell]:
+        """One cell per layer, sharing (not copying) this core's parameters."""
+        names = self._cell_parameter_names()
+        return [
+            self.cell_class.from_parameters(
+                {n: getattr(self, f"{n}_l{layer}") for n in names}, **self.cell_options()
+            )
+            for layer in range(self.num_layers)
+        ]
+
+    def _cell_parameter_names(self) -> list[str]:
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return [n for n in names if getattr(self, f"{n}_l0", None) is not None]
+
+    def forward_stepped(
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        """The engine path: same signature and result as the fused forward, up to rounding."""
+        x = input if self.batch_first else input.transpose(0, 1)
+        output, finals = unroll(
+            self.cells(),
+            x,
+            self._split_hidden(hx),
+            dropout=self.dropout,
+            training=self.training,
+            probes=probes,
+        )
+        if not self.batch_first:
+            output = output.transpose(0, 1)
+        return output, self._join_hidden(finals)
+
+    def _split_hidden(self, hx: Hidden | None) -> list[State] | None:
+        """(num_layers, batch, hidden) tensors -> one state tuple per layer."""
+        if hx is None:
+            return None
+        parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+        expected = len(self.cell_class.state_names)
+        if len(parts) != expected:
+            raise ValueError(
+                f"{type(self).__name__} expects {expected} state tensor(s) "
+                f"{self.cell_class.state_names}, got {len(parts)}"
+            )
+        return [tuple(p[layer] for p in parts) for layer in range(self.num_layers)]
+
+    def _join_hidden(self, finals: list[State]) -> Hidden:
+        stacked = tuple(torch.stack(s, dim=0) for s in zip(*finals, strict=True))
+        return stacked[0] if len(stacked) == 1 else stacked
+
+
+class FusedRNN(CellStack, nn.RNN):
+    cell_class = RNNCell
+
+    def cell_options(self) -> dict[str, Any]:
+        return {"nonlinearity": self.nonlinearity}
+
+    def forward(  # type: ignore[override]
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        if probes is not None:
+            return self.forward_stepped(input, hx, probes)
+        return super().forward(input, hx)
+
+
+class FusedLSTM(CellStack, nn.LSTM):
+    cell_class = LSTMCell
+
+    def __init__(self, *args: Any, forget_bias: float = 1.0, **kwargs: Any) -> None:
+        self.forget_bias = forget_bias
+        super().__init__(*args, **kwargs)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for layer in range(self.num_layers):
+            init_forget_bias(
+                getattr(self, f"bias_ih_l{layer}", None),
+                getattr(self, f"bias_hh_l{layer}", None),
+                self.hidden_size,
+                getattr(self, "forget_bias", 1.0),
+            )
+
+    def cell_options(self) -> dict[str, Any]:
+        return {"forget_bias": self.forget_bias}
+
+    def forward(  # type: ignore[override]
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        if probes is not None:
+            return self.forward_stepped(input, hx, probes)
+        return super().forward(input, hx)
+
+
+class FusedGRU(CellStack, nn.GRU):
+    cell_class = GRUCell
+
+    def forward(  # type: ignore[override]
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        if probes is not None:
+            return self.forward_stepped(input, hx, probes)
+        return super().forward(input, hx)
+
+
+class StepRNN(CellStack, nn.Module):
+    """A multi-layer core for any ``Cell`` class, always run on the step-by-step engine.
+
+    Parameters are registered as ``<name>_l<layer>`` (``weight_ih_l0`` ...), the names of the
+    fused layers, so checkpoints and analysis code work across fused and stepped cores.
+    """
+
+    def __init__(
+        self,
+        cell_class: type[Cell],
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        **cell_options: Any,
+    ) -> None:
+        super().__init__()
+        self.cell_class = cell_class
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.batch_first = batch_first
+        self.dropout = dropout
+        self._cell_options = cell_options
+        self._names: list[str] = []
+        for layer in range(num_layers):
+            cell = cell_class(
+                input_size if layer == 0 else hidden_size, hidden_size, bias, **cell_options
+            )
+            for name, param in cell.named_parameters():
+                self.register_parameter(f"{name}_l{layer}", param)
+                if layer == 0:
+                    self._names.append(name)
+
+    def cell_options(self) -> dict[str, Any]:
+        return dict(self._cell_options)
+
+    def _cell_parameter_names(self) -> list[str]:
+        return list(self._names)
+
+    def forward(
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        return self.forward_stepped(input, hx, probes)

@@ -1,0 +1,82 @@
+"""The step-by-step engine: runs any stack of cells one timestep at a time.
+
+Fused kernels (cuDNN, oneDNN) keep the recurrence inside one call, so the derivative of the loss
+with respect to an intermediate state is not reachable from outside. The engine runs the same
+weights as an explicit Python loop, which gives every cell variant a forward pass and lets
+``Probes`` add a zero tensor to each state: the probe's gradient is then exactly the total
+derivative of the loss with respect to that state (through later timesteps and upper layers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from seqnet.models.cells.base import Cell, State
+
+
+class Probes:
+    """Zero-valued tensors added to activations so that ``probe.grad`` is ``dLoss/dactivation``.
+
+    Adding zero changes no value, so the probed forward pass equals the plain one; the probes
+    are leaves, so one backward pass fills all of them at once.
+    """
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, Tensor] = {}
+
+    def attach(self, name: str, x: Tensor) -> Tensor:
+        """Return ``x + probe`` where ``probe`` is a new zero leaf tensor stored as ``name``."""
+        if name in self.tensors:
+            raise ValueError(f"probe {name!r} is already attached")
+        probe = torch.zeros_like(x, requires_grad=True)
+        self.tensors[name] = probe
+        return x + probe
+
+
+def unroll(
+    cells: Sequence[Cell],
+    x: Tensor,
+    hx: Sequence[State] | None = None,
+    *,
+    dropout: float = 0.0,
+    training: bool = False,
+    probes: Probes | None = None,
+) -> tuple[Tensor, list[State]]:
+    """Run ``cells`` (layer 0 first) over ``x`` of shape (batch, time, features).
+
+    Returns the top layer's outputs (batch, time, hidden) and each layer's final state. With
+    ``probes``, each state ``s`` of layer ``l`` gets a probe named ``"{s}_l{l}"`` of shape
+    (time, batch, hidden). Dropout is applied between layers, as in ``torch.nn.LSTM``.
+    """
+    batch, steps = x.shape[0], x.shape[1]
+    layer_input = x
+    finals: list[State] = []
+    for layer, cell in enumerate(cells):
+        state = hx[layer] if hx is not None else cell.initial_state(batch, x.device, x.dtype)
+        # unbind, not x_proj[:, t]: indexing a tensor that requires grad makes every step's
+        # backward allocate and fill a zero tensor of the whole sequence (O(T^2) work).
+        inputs = cell.project_input(layer_input).unbind(1)
+        state_probes = None
+        if probes is not None:
+            state_probes = [
+                probes.attach(
+                    f"{name}_l{layer}",
+                    x.new_zeros(steps, batch, cell.hidden_size),
+                ).unbind(0)
+                for name in cell.state_names
+            ]
+        outputs = []
+        for t in range(steps):
+            state = cell.step(inputs[t], state)
+            if state_probes is not None:
+                state = tuple(s + p[t] for s, p in zip(state, state_probes, strict=True))
+            outputs.append(state[0])
+        layer_input = torch.stack(outputs, dim=1)
+        if dropout > 0.0 and training and layer < len(cells) - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+        finals.append(state)
+    return layer_input, finals

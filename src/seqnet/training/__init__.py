@@ -1,0 +1,1 @@
+"""Training: the loop, devices, seeding and checkpoints."""

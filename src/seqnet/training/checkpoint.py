@@ -1,0 +1,61 @@
+"""Checkpoints: model, optimizer, step, RNG states and resolved config, written atomically."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqnet.errors import CheckpointError
+
+#: Keys every seqnet checkpoint holds.
+REQUIRED_KEYS = ("model", "optimizer", "step", "rng", "config")
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``.
+
+    A crash or preemption mid-write leaves the previous checkpoint intact: the rename is atomic.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a seqnet checkpoint (tensors and plain data only: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        hint = ""
+        if path.is_dir():
+            candidate = path / "checkpoints" / "last.pt"
+            hint = f" (it is a folder; did you mean ckpt_path={candidate}?)"
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist{hint}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as e:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt or not a seqnet checkpoint "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'}); "
+            "use another checkpoint, e.g. an earlier run's checkpoints/last.pt"
+        ) from e
+    if not isinstance(checkpoint, dict) or any(k not in checkpoint for k in REQUIRED_KEYS):
+        found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise CheckpointError(
+            f"{str(path)!r} is not a seqnet checkpoint: expected keys {list(REQUIRED_KEYS)}, "
+            f"found {found}"
+        )
+    return checkpoint

@@ -1,0 +1,45 @@
+"""Device selection and CPU set-up."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from seqnet.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cpu``; ``cuda``; ``cuda:N``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if re.fullmatch(r"cuda(:\d+)?", name):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"trainer.device={name} but CUDA is not available on this machine; "
+                "use trainer.device=cpu or trainer.device=auto"
+            )
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"trainer.device={name} but this machine has {torch.cuda.device_count()} "
+                "CUDA device(s); use trainer.device=cuda"
+            )
+        return device
+    raise ConfigError(
+        f"trainer.device={name!r} is not a device; use one of auto, cpu, cuda, cuda:N"
+    )
+
+
+def configure_cpu(flush_denormal: bool) -> None:
+    """Flush denormal floats to zero on CPU; call before any tensor work in the process.
+
+    Vanishing gradients pass through the denormal range (below ~1e-38 in float32), where every
+    floating-point operation takes a slow microcode path. Measured here (T=200, hidden 128,
+    batch 64): a training step without the flush was 6x slower for the tanh RNN on the adding
+    problem, and 10x (LSTM) and 5.5x (GRU) on Gaussian inputs. The flag is per thread; the
+    intra-op worker threads inherit it only if they start after it is set, hence first thing.
+    """
+    torch.set_flush_denormal(flush_denormal)
