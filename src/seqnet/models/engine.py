@@ -71,9 +71,8 @@ def unroll(
             ]
         outputs = []
         for t in range(steps):
-            state = cell.step(inputs[t], state)
-            if state_probes is not None:
-                state = tuple(s + p[t] for s, p in zip(state, state_probes, strict=True))
+            probe = None if state_probes is None else tuple(p[t] for p in state_probes)
+            state = cell.step(inputs[t], state, probe)
             outputs.append(state[0])
         layer_input = torch.stack(outputs, dim=1)
         if dropout > 0.0 and training and layer < len(cells) - 1:

@@ -91,8 +91,14 @@ class Cell(nn.Module):
         """``W_ih x + b_ih`` for every timestep at once: (..., input_size) -> (..., gates)."""
         return F.linear(x, self.weight_ih, self.bias_ih)
 
-    def step(self, x_proj: Tensor, state: State) -> State:
-        """One timestep: the projected input at t (batch, gates) and the state at t-1."""
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
+        """One timestep: the projected input at t (batch, gates) and the state at t-1.
+
+        ``probe``, when given, holds one zero tensor per state: add ``probe[i]`` to state ``i``
+        as soon as it is computed, before anything uses it (the LSTM adds it to ``c_t`` before
+        computing ``h_t`` from it). Then ``probe[i].grad`` is the total derivative of the loss
+        with respect to that state, every path included.
+        """
         raise NotImplementedError
 
     def extra_repr(self) -> str:

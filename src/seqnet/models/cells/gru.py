@@ -13,7 +13,7 @@ class GRUCell(Cell):
     state_names = ("h",)
     gate_count = 3
 
-    def step(self, x_proj: Tensor, state: State) -> State:
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
         h_proj = F.linear(h, self.weight_hh, self.bias_hh)
         x_r, x_z, x_n = x_proj.chunk(3, dim=-1)
@@ -22,4 +22,5 @@ class GRUCell(Cell):
         z = torch.sigmoid(x_z + h_z)
         # b_hn stays inside the reset gate's product, as in PyTorch (and cuDNN).
         n = torch.tanh(x_n + r * h_n)
-        return (n + z * (h - n),)
+        h = n + z * (h - n)
+        return (h,) if probe is None else (h + probe[0],)

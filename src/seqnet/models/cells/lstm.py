@@ -29,12 +29,16 @@ class LSTMCell(Cell):
         super().reset_parameters()
         init_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
 
-    def step(self, x_proj: Tensor, state: State) -> State:
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
         gates = x_proj + F.linear(h, self.weight_hh, self.bias_hh)
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if probe is not None:
+            c = c + probe[1]  # before h_t uses c_t, so the c probe sees the path through h_t
         h = torch.sigmoid(o) * torch.tanh(c)
+        if probe is not None:
+            h = h + probe[0]
         return h, c
 
 

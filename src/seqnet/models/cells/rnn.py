@@ -32,6 +32,7 @@ class RNNCell(Cell):
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self._act = _ACTIVATIONS[nonlinearity]
 
-    def step(self, x_proj: Tensor, state: State) -> State:
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
-        return (self._act(x_proj + F.linear(h, self.weight_hh, self.bias_hh)),)
+        h = self._act(x_proj + F.linear(h, self.weight_hh, self.bias_hh))
+        return (h,) if probe is None else (h + probe[0],)

@@ -1,0 +1,149 @@
+"""Gradient logging during training: TensorBoard tags, gradients.npz, no effect on training,
+and the seqnet-grads command."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+
+from seqnet.cli import grads as grads_cli
+from seqnet.gradients import load_gradients
+from seqnet.training.checkpoint import load_checkpoint
+from seqnet.training.loop import train
+
+
+def events(run_dir):
+    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return acc
+
+
+def test_tags_and_file_for_an_lstm(make_cfg, tmp_path):
+    cfg = make_cfg("model=lstm", "model.num_layers=2", "grad_log.depth_points=3")
+    train(cfg)
+    run = tmp_path / "run"
+    acc = events(run)
+    tags = set(acc.Tags()["scalars"])
+    T = 12
+    logged = [0, 3, 6]  # step 0, every 3 steps, and the last step (6)
+    for q in ["x", "h_l0", "c_l0", "h_l1", "c_l1"]:
+        for s in logged:
+            assert f"grad_profile/{q}/step_{s:07d}" in tags
+        for t in (0, 6, 11):  # 3 depth points spread from first to last timestep
+            assert f"grad_depth/{q}/t_{t:04d}" in tags
+        for name in ("log10_ratio", "horizon", "zero_steps"):
+            assert [e.step for e in acc.Scalars(f"grad_summary/{q}/{name}")] == logged
+    assert {f"grad_heatmap/{q}" for q in ["x", "h_l0", "c_l0", "h_l1", "c_l1"]} <= set(
+        acc.Tags()["images"]
+    )
+
+    steps, norms, meta = load_gradients(run / "gradients.npz")
+    assert steps.tolist() == logged
+    assert meta == {"dtype": "float32", "loss": "last"}
+    assert set(norms) == {"x", "h_l0", "c_l0", "h_l1", "c_l1"}
+    assert norms["h_l1"].shape == (3, T) and norms["h_l1"].dtype == np.float64
+    # The profile chart's x-axis is the timestep, and its values are log10 of the file's norms.
+    profile = acc.Scalars("grad_profile/h_l1/step_0000003")
+    assert [e.step for e in profile] == list(range(T))
+    np.testing.assert_allclose([e.value for e in profile], np.log10(norms["h_l1"][1]), rtol=1e-6)
+    depth = acc.Scalars("grad_depth/c_l0/t_0006")
+    np.testing.assert_allclose([e.value for e in depth], np.log10(norms["c_l0"][:, 6]), rtol=1e-6)
+    ratio = [e.value for e in acc.Scalars("grad_summary/h_l0/log10_ratio")]
+    expected = np.log10(norms["h_l0"][:, 0]) - np.log10(norms["h_l0"][:, -1])
+    np.testing.assert_allclose(ratio, expected, rtol=1e-5)
+    # The custom-scalars layout groups the charts.
+    raw = acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0]
+    layout = layout_pb2.Layout.FromString(raw)
+    charts = {
+        category.title: {chart.title: list(chart.multiline.tag) for chart in category.chart}
+        for category in layout.category
+    }
+    assert charts["gradient profiles (x: timestep)"]["c_l1"] == ["grad_profile/c_l1/step_"]
+    assert charts["gradient depth (x: training step)"]["x"] == ["grad_depth/x/t_"]
+    assert charts["gradient summary (x: training step)"]["horizon"] == ["grad_summary/.*/horizon"]
+
+
+def test_logging_does_not_change_training(make_cfg, tmp_path):
+    with_log = make_cfg("model=gru", "model.num_layers=2", "model.dropout=0.3", run="on")
+    without = make_cfg(
+        "model=gru",
+        "model.num_layers=2",
+        "model.dropout=0.3",
+        "grad_log.every_n_steps=0",
+        run="off",
+    )
+    with_float64 = make_cfg(
+        "model=gru",
+        "model.num_layers=2",
+        "model.dropout=0.3",
+        "grad_log.dtype=float64",
+        "grad_log.every_n_steps=1",
+        run="f64",
+    )
+    m_on, m_off, m_64 = train(with_log), train(without), train(with_float64)
+    assert m_on["val/loss"] == m_off["val/loss"] == m_64["val/loss"]
+    ckpts = [
+        load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in ("on", "off", "f64")
+    ]
+    for name, tensor in ckpts[1]["model"].items():
+        assert torch.equal(ckpts[0]["model"][name], tensor), name
+        assert torch.equal(ckpts[2]["model"][name], tensor), name
+    assert not (tmp_path / "off" / "gradients.npz").exists()
+    acc = events(tmp_path / "off")
+    assert not [t for t in acc.Tags()["scalars"] if t.startswith("grad_")]
+
+
+def test_float64_probe_file_keeps_tiny_norms(make_cfg, tmp_path):
+    cfg = make_cfg(
+        "model=rnn",
+        "data.seq_len=250",
+        "model.hidden_size=64",
+        "trainer.max_steps=1",
+        "grad_log.dtype=float64",
+        "grad_log.every_n_steps=1",
+    )
+    train(cfg)
+    steps, norms, meta = load_gradients(tmp_path / "run" / "gradients.npz")
+    assert meta["dtype"] == "float64" and steps.tolist() == [0, 1]
+    assert np.all(norms["h_l0"] > 0)
+    assert norms["h_l0"][0, 0] < 1e-38  # below what float32 (and TensorBoard) can hold
+    acc = events(tmp_path / "run")
+    first = acc.Scalars("grad_profile/h_l0/step_0000000")[0].value
+    assert math.isfinite(first) and first == pytest.approx(np.log10(norms["h_l0"][0, 0]), rel=1e-6)
+
+
+def test_grads_cli_on_a_checkpoint(make_cfg, tmp_path, capsys):
+    train(make_cfg("model=lstm"))
+    ckpt = tmp_path / "run" / "checkpoints" / "last.pt"
+    out = tmp_path / "profile.json"
+    assert grads_cli.main([f"ckpt={ckpt}", "dtype=float64", f"out={out}", "batch_size=8"]) == 0
+    result = json.loads(out.read_text())
+    assert result["step"] == 6 and result["model"] == "lstm" and result["seq_len"] == 12
+    assert set(result["norms"]) == {"x", "h_l0", "c_l0"}
+    # The same numbers as the training run's own last profile (float32 there, float64 here).
+    _, norms, _ = load_gradients(tmp_path / "run" / "gradients.npz")
+    np.testing.assert_allclose(result["norms"]["h_l0"], norms["h_l0"][-1], rtol=1e-5)
+    h = np.asarray(result["norms"]["h_l0"])
+    assert result["summary"]["h_l0"]["log10_ratio"] == pytest.approx(np.log10(h[0] / h[-1]))
+    printed = capsys.readouterr().out
+    assert "lstm on adding (T=12), step 6" in printed and f"written: {out}" in printed
+    # Another length: the task is rebuilt from the checkpoint's config with seq_len=20.
+    assert grads_cli.main([f"ckpt={ckpt}", "seq_len=20", f"out={out}", "batch_size=8"]) == 0
+    assert len(json.loads(out.read_text())["norms"]["x"]) == 20
+
+
+def test_grads_cli_errors(tmp_path, capsys):
+    assert grads_cli.main([]) == 2
+    assert "ckpt=PATH is required" in capsys.readouterr().err
+    assert grads_cli.main([f"ckpt={tmp_path / 'none.pt'}"]) == 2
+    assert f"checkpoint '{tmp_path / 'none.pt'}' does not exist" in capsys.readouterr().err
+    assert grads_cli.main(["ckpt=x.pt", "colour=red"]) == 2
+    assert "unknown argument 'colour=red'" in capsys.readouterr().err
+    assert grads_cli.main(["ckpt=x.pt", "batch_size=0"]) == 2
+    assert "batch_size=0 must be a positive integer" in capsys.readouterr().err

@@ -1,0 +1,229 @@
+"""Exactness of the gradient probes against an independent reference, and their bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from seqnet.data import Task, TaskSpec, build_task
+from seqnet.data.base import Batch
+from seqnet.gradients import GradientProfile, measure_profile
+from seqnet.gradients.profile import log10_floor
+from seqnet.models import build_model
+
+
+def reference_norms(model, task: Task, x: Tensor, y: Tensor, last_only: bool = True):
+    """A plain unrolled loop written from the textbook equations, states retained, and
+    ``torch.autograd.grad`` of the summed per-sequence loss with respect to each state."""
+    core = model.core
+    kind = model.core.cell_class.__name__
+    e = model.encoder(x)
+    layer_in, states = e, {}
+    for layer in range(core.num_layers):
+        w_ih, w_hh = getattr(core, f"weight_ih_l{layer}"), getattr(core, f"weight_hh_l{layer}")
+        b_ih, b_hh = getattr(core, f"bias_ih_l{layer}"), getattr(core, f"bias_hh_l{layer}")
+        H = w_hh.shape[1]
+        h = x.new_zeros(x.shape[0], H, dtype=e.dtype)
+        c = torch.zeros_like(h)
+        hs, cs = [], []
+        for t in range(e.shape[1]):
+            a_x = layer_in[:, t] @ w_ih.T + b_ih
+            a_h = h @ w_hh.T + b_hh
+            if kind == "LSTMCell":
+                a = a_x + a_h
+                i, f, g, o = (a[:, k * H : (k + 1) * H] for k in range(4))
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                cs.append(c)
+            elif kind == "GRUCell":
+                r = torch.sigmoid(a_x[:, :H] + a_h[:, :H])
+                z = torch.sigmoid(a_x[:, H : 2 * H] + a_h[:, H : 2 * H])
+                n = torch.tanh(a_x[:, 2 * H :] + r * a_h[:, 2 * H :])
+                h = (1 - z) * n + z * h
+            else:
+                pre = a_x + a_h
+                h = torch.tanh(pre) if core.nonlinearity == "tanh" else torch.relu(pre)
+            hs.append(h)
+        states[f"h_l{layer}"] = hs
+        if cs:
+            states[f"c_l{layer}"] = cs
+        layer_in = torch.stack(hs, dim=1)
+    loss = task.sequence_loss(model.head(layer_in), y, last_only=last_only).sum()
+    names = list(states)
+    flat = [e] + [s for n in names for s in states[n]]
+    grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    T = e.shape[1]
+    out = {"x": grads[0].norm(dim=-1).mean(dim=0).numpy()}
+    for k, n in enumerate(names):
+        g = grads[1 + k * T : 1 + (k + 1) * T]
+        g = [torch.zeros_like(states[n][0]) if gi is None else gi for gi in g]
+        out[n] = torch.stack(g).norm(dim=-1).mean(dim=1).numpy()
+    return out
+
+
+CASES = [
+    ({"name": "rnn", "nonlinearity": "tanh"}, 1),
+    ({"name": "rnn", "nonlinearity": "relu"}, 1),
+    ({"name": "rnn", "nonlinearity": "tanh"}, 3),
+    ({"name": "lstm"}, 1),
+    ({"name": "lstm"}, 2),
+    ({"name": "gru"}, 1),
+    ({"name": "gru"}, 2),
+]
+
+
+@pytest.mark.parametrize(("model_cfg", "layers"), CASES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_probe_matches_reference(model_cfg, layers, dtype):
+    torch.manual_seed(0)
+    task = build_task({"name": "adding", "seq_len": 15, "val_size": 6})
+    model = build_model({**model_cfg, "hidden_size": 10, "num_layers": layers}, task.spec)
+    x, y = task.val_set()
+    profile = measure_profile(model, task, Batch(x, y), step=7, dtype=dtype)
+    reference = reference_norms(model.double(), task, x.double(), y.double())
+
+    expected = {"x"} | {f"h_l{k}" for k in range(layers)}
+    if model_cfg["name"] == "lstm":
+        expected |= {f"c_l{k}" for k in range(layers)}
+    assert set(profile.norms) == expected
+    assert profile.step == 7 and profile.dtype == dtype
+    rtol = 1e-10 if dtype == "float64" else 1e-5
+    for q, ref in reference.items():
+        assert profile.norms[q].shape == (15,)
+        np.testing.assert_allclose(profile.norms[q], ref, rtol=rtol, err_msg=q)
+        assert np.all(ref > 0)
+
+
+def test_lstm_cell_probe_includes_path_through_h():
+    """dL/dc_T-1 is not zero when the loss reads only h_T-1: c_T-1 reaches it through h_T-1."""
+    torch.manual_seed(1)
+    task = build_task({"name": "adding", "seq_len": 8, "val_size": 4})
+    model = build_model({"name": "lstm", "hidden_size": 6}, task.spec)
+    profile = measure_profile(model, task, task.val_set(), step=0, dtype="float64")
+    assert profile.norms["c_l0"][-1] > 1e-3
+
+
+class EchoTask(Task):
+    """A many-to-many toy task: output at every step, target = the input delayed by one step."""
+
+    spec = TaskSpec(input_size=1, output_size=1, input_kind="real", output_mode="every")
+
+    def __init__(self, seq_len: int, n: int) -> None:
+        super().__init__(seq_len, n, n, 0)
+        g = torch.Generator().manual_seed(3)
+        x = torch.randn(n, seq_len, 1, generator=g)
+        self._val = Batch(x, torch.roll(x, 1, dims=1))
+
+    def val_set(self) -> Batch:
+        return self._val
+
+    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
+        per_step = ((pred - y) ** 2).sum(-1)
+        return per_step[:, -1] if last_only else per_step.sum(dim=1)
+
+
+@pytest.mark.parametrize("loss", ["last", "total"])
+def test_per_step_outputs_last_and_total_loss(loss):
+    torch.manual_seed(2)
+    task = EchoTask(seq_len=9, n=5)
+    model = build_model({"name": "gru", "hidden_size": 7, "num_layers": 2}, task.spec)
+    profile = measure_profile(model, task, task.val_set(), 0, dtype="float64", loss=loss)
+    x, y = task.val_set()
+    reference = reference_norms(model.double(), task, x.double(), y.double(), loss == "last")
+    for q, ref in reference.items():
+        np.testing.assert_allclose(profile.norms[q], ref, rtol=1e-10, err_msg=q)
+
+
+def test_last_and_total_differ_for_per_step_outputs():
+    torch.manual_seed(2)
+    task = EchoTask(seq_len=9, n=5)
+    model = build_model({"name": "rnn", "hidden_size": 7}, task.spec)
+    last = measure_profile(model, task, task.val_set(), 0, dtype="float64", loss="last")
+    total = measure_profile(model, task, task.val_set(), 0, dtype="float64", loss="total")
+    # With the total loss every step's own output adds a direct gradient to h_t.
+    assert np.all(total.norms["h_l0"][:-1] > last.norms["h_l0"][:-1])
+
+
+@pytest.mark.parametrize("a", [1.0, 0.8, 0.5])
+def test_relu_rnn_analytic_decay(a):
+    """ReLU RNN, W_hh = a*I, positive pre-activations: ||dL/dh_t|| = a^(T-1-t) ||dL/dh_T-1||."""
+    T, H = 30, 4
+    task = build_task({"name": "adding", "seq_len": T, "val_size": 8})
+    model = build_model(
+        {"name": "rnn", "nonlinearity": "relu", "hidden_size": H, "encoder_size": None},
+        task.spec,
+    )
+    core = model.core
+    with torch.no_grad():
+        core.weight_hh_l0.copy_(a * torch.eye(H))
+        core.bias_hh_l0.zero_()
+        core.weight_ih_l0.fill_(0.1)  # inputs are >= 0, so every pre-activation is > 0
+        core.bias_ih_l0.fill_(0.1)
+    profile = measure_profile(model, task, task.val_set(), 0, dtype="float64")
+    a = float(core.weight_hh_l0[0, 0])  # the float32 value of a that the model holds
+    k = np.arange(T - 1, -1, -1)
+    norms = profile.norms["h_l0"]
+    np.testing.assert_allclose(norms / norms[-1], a**k, rtol=1e-12)
+    assert profile.log10_ratio("h_l0") == pytest.approx((T - 1) * math.log10(a), abs=1e-9)
+    expected_horizon = T if a ** (T - 1) >= 1e-3 else int(np.sum(a**k >= 1e-3))
+    assert profile.horizon("h_l0") == expected_horizon
+
+
+def test_float32_underflows_to_zero_and_float64_does_not():
+    torch.manual_seed(0)
+    task = build_task({"name": "adding", "seq_len": 300, "val_size": 16})
+    model = build_model({"name": "rnn"}, task.spec)
+    f32 = measure_profile(model, task, task.val_set(), 0, dtype="float32")
+    f64 = measure_profile(model, task, task.val_set(), 0, dtype="float64")
+    zeros = f32.zero_steps("h_l0")
+    assert zeros > 0
+    assert np.all(f32.norms["h_l0"][:zeros] == 0.0)  # underflow starts at the earliest steps
+    assert f64.zero_steps("h_l0") == 0
+    assert f64.log10("h_l0")[0] < -45  # far below float32's smallest number
+    # The floor stands for zero in log10 and in the summaries; the model is unchanged.
+    assert log10_floor("float32") == -46.0
+    assert np.all(f32.log10("h_l0")[:zeros] == -46.0)
+    assert f32.log10_ratio("h_l0") == -46.0 - f32.log10("h_l0")[-1]
+    assert next(model.parameters()).dtype == torch.float32
+    # Where float32 has not underflowed, both agree.
+    ok = slice(-50, None)
+    np.testing.assert_allclose(f32.norms["h_l0"][ok], f64.norms["h_l0"][ok], rtol=1e-4)
+
+
+def test_profile_summaries_on_synthetic_norms():
+    p = GradientProfile(
+        step=5, norms={"h_l0": np.array([0.0, 1e-6, 1e-4, 0.5, 1.0])}, dtype="float64"
+    )
+    np.testing.assert_array_equal(p.log10("h_l0"), [-325.0, -6.0, -4.0, math.log10(0.5), 0.0])
+    assert p.log10_ratio("h_l0") == -325.0
+    assert p.horizon("h_l0", 1e-3) == 2  # t=4 and t=3 stay >= 1e-3 x norm[4]; t=2 falls below
+    assert p.horizon("h_l0", 1e-7) == 4
+    assert p.zero_steps("h_l0") == 1
+    flat = GradientProfile(step=0, norms={"h_l0": np.ones(6)})
+    assert flat.horizon("h_l0") == 6 and flat.log10_ratio("h_l0") == 0.0
+    dead = GradientProfile(step=0, norms={"h_l0": np.zeros(3)})
+    assert dead.horizon("h_l0") == 0
+
+
+def test_probe_leaves_training_state_untouched():
+    torch.manual_seed(0)
+    task = build_task({"name": "adding", "seq_len": 10, "val_size": 8})
+    model = build_model(
+        {"name": "lstm", "hidden_size": 8, "num_layers": 2, "dropout": 0.5}, task.spec
+    )
+    model.train()
+    x, y = task.train_batch(0, 0)
+    task.loss(model(x)[0], y).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    weights = [p.detach().clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
+    measure_profile(model, task, task.val_set(), 0, dtype="float32")
+    measure_profile(model, task, task.val_set(), 0, dtype="float64")
+    assert model.training
+    assert torch.equal(torch.get_rng_state(), rng)
+    for p, g, w in zip(model.parameters(), grads, weights, strict=True):
+        assert torch.equal(p.grad, g) and torch.equal(p.detach(), w)
