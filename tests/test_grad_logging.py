@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -147,3 +148,23 @@ def test_grads_cli_errors(tmp_path, capsys):
     assert "unknown argument 'colour=red'" in capsys.readouterr().err
     assert grads_cli.main(["ckpt=x.pt", "batch_size=0"]) == 2
     assert "batch_size=0 must be a positive integer" in capsys.readouterr().err
+
+
+def test_resumed_run_keeps_the_gradient_history(make_cfg, tmp_path):
+    train(make_cfg("model=gru", run="first"))
+    ckpt = tmp_path / "first" / "checkpoints" / "last.pt"
+    train(make_cfg("model=gru", "trainer.max_steps=12", f"ckpt_path={ckpt}", run="resumed"))
+    steps0, norms0, _ = load_gradients(tmp_path / "first" / "gradients.npz")
+    steps, norms, _ = load_gradients(tmp_path / "resumed" / "gradients.npz")
+    assert steps0.tolist() == [0, 3, 6]
+    assert steps.tolist() == [0, 3, 6, 9, 12]
+    np.testing.assert_array_equal(norms["h_l0"][:2], norms0["h_l0"][:2])
+    # Step 6 is measured again by the resumed run, on the same weights: the same profile.
+    np.testing.assert_allclose(norms["h_l0"][2], norms0["h_l0"][2], rtol=1e-6)
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in (
+        tmp_path / "resumed" / "gradients.npz",
+        tmp_path / "resumed" / "checkpoints" / "last.pt",
+    ):
+        assert written.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600

@@ -116,7 +116,7 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
         arr = np.asarray(norms)
         with np.errstate(divide="ignore"):
             logs = np.where(arr > 0, np.log10(np.where(arr > 0, arr, 1.0)), -np.inf)
-        cells = [f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "0" for t in times]
+        cells = [f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero" for t in times]
         s = result["summary"][q]
         rows.append([q, *cells, f"{s['log10_ratio']:.2f}", str(s["horizon"]), str(s["zero_steps"])])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -125,7 +125,7 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
     title = (
         f"{result['model']} on {result['data']} (T={seq_len}), step {result['step']}: "
         f"log10 ||dL/dq(t)||, {result['dtype']}, loss={result['loss']}, "
-        f"batch {result['batch_size']} ('0' = exact zero; summaries use {floor:g} for it)"
+        f"batch {result['batch_size']} (zero = underflow; summaries use {floor:g} for it)"
     )
     return "\n".join([title, *lines])
 

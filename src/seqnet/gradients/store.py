@@ -7,12 +7,11 @@ record how the profiles were measured.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from seqnet.atomic import atomic_write
 from seqnet.gradients.profile import GradientProfile
 
 
@@ -40,15 +39,18 @@ class GradientStore:
         if not self.profiles:
             return
         arrays = {q: self.matrix(q) for q in self.profiles[0].norms}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".gradients.", suffix=".npz", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, steps=self.steps, dtype=self.dtype, loss=self.loss, **arrays)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path) as f:
+            np.savez(f, steps=self.steps, dtype=self.dtype, loss=self.loss, **arrays)
+
+    def extend_from(self, path: Path, before_step: int) -> None:
+        """Start with the profiles of an earlier run (``path``) measured before ``before_step``,
+        so a resumed run's gradients.npz and heatmaps hold the whole history."""
+        steps, norms, meta = load_gradients(path)
+        if meta["dtype"] != self.dtype or meta["loss"] != self.loss:
+            return  # measured differently: not comparable, keep only this run's profiles
+        for i, step in enumerate(steps.tolist()):
+            if step < before_step:
+                self.append(GradientProfile(step, {q: a[i] for q, a in norms.items()}, self.dtype))
 
 
 def load_gradients(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, str]]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from seqnet.atomic import atomic_write
 from seqnet.errors import CheckpointError
 
 #: Keys every seqnet checkpoint holds.
@@ -18,21 +17,9 @@ REQUIRED_KEYS = ("model", "optimizer", "step", "rng", "config")
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``.
-
-    A crash or preemption mid-write leaves the previous checkpoint intact: the rename is atomic.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``checkpoint`` atomically: a crash mid-write leaves the previous one intact."""
+    with atomic_write(path) as f:
+        torch.save(checkpoint, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -41,7 +41,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     device = resolve_device(tcfg.device)
     if device.type == "cpu":
         configure_cpu(tcfg.flush_denormal)  # before any tensor work in this process
-    checkpoint = load_checkpoint(cfg.ckpt_path, map_location=device) if cfg.ckpt_path else None
+    # Loaded on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
+    checkpoint = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
     if checkpoint is not None:
         check_resumable(checkpoint, cfg)
 
@@ -69,6 +70,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_file = run_dir / "checkpoints" / "last.pt"
     grad_every = gcfg.every_n_steps
     store = GradientStore(run_dir / "gradients.npz", gcfg.dtype.name, gcfg.loss.name)
+    previous = Path(cfg.ckpt_path).parent.parent / "gradients.npz" if cfg.ckpt_path else None
+    if grad_every > 0 and previous is not None and previous.is_file():
+        store.extend_from(previous, before_step=start_step)
     probe_batch = None
     if grad_every > 0:
         x_val, y_val = task.val_set()

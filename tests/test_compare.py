@@ -1,0 +1,246 @@
+"""seqnet-compare on tiny real runs: finding runs, labels, steps, table numbers, the figure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import TINY, compose_config
+from seqnet.cli.compare import differing_keys, find_runs, flatten_config, main, run_labels
+from seqnet.training.loop import train
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def table_rows(stdout: str) -> dict[str, list[str]]:
+    """``{label: [step, log10 t=0, log10 t=T-1, log10_ratio, horizon, zero_steps, val/loss]}``."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("run "))
+    rows = {}
+    for line in lines[start + 1 :]:
+        if line.startswith("wrote "):
+            break
+        cells = line.split()
+        rows[" ".join(cells[:-7])] = cells[-7:]
+    return rows
+
+
+def npz(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "gradients.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """RNN, GRU and LSTM runs, trained once for this module (TINY: profiles at steps 0, 3, 6 of
+    12 timesteps); tests copy them when they change anything."""
+    root = tmp_path_factory.mktemp("runs")
+    for model in ("rnn", "gru", "lstm"):
+        train(compose_config([*TINY, f"model={model}", f"paths.run_dir={root / model}"]))
+    return {model: root / model for model in ("rnn", "gru", "lstm")}
+
+
+@pytest.fixture
+def two_runs(runs: dict[str, Path]) -> tuple[Path, Path]:
+    return runs["rnn"], runs["gru"]
+
+
+def test_two_runs_table_labels_and_figure(two_runs, tmp_path, capsys):
+    rnn, gru = two_runs
+    out = tmp_path / "c.png"
+
+    assert main([str(rnn), str(gru), "--out", str(out)]) == 0
+
+    stdout = capsys.readouterr().out
+    rows = table_rows(stdout)
+    # Only the model differs between the two configs; the RNN's nonlinearity follows from it.
+    assert list(rows) == ["model.name=rnn", "model.name=gru"]
+    for label, run_dir in (("model.name=rnn", rnn), ("model.name=gru", gru)):
+        data = npz(run_dir)
+        assert data["steps"].tolist() == [0, 3, 6]
+        norm = data["h_l0"][-1]  # default step: the largest in every run (6), the last row
+        assert norm.shape == (12,) and (norm > 0).all()
+        step, first, last, ratio, horizon, zeros, val_loss = rows[label]
+        assert step == "6"
+        assert float(first) == pytest.approx(np.log10(norm[0]), abs=5e-4)
+        assert float(last) == pytest.approx(np.log10(norm[-1]), abs=5e-4)
+        assert float(ratio) == pytest.approx(np.log10(norm[0] / norm[-1]), abs=5e-4)
+        below = np.flatnonzero(norm < 1e-3 * norm[-1])
+        assert int(horizon) == (12 if below.size == 0 else 11 - below[-1])
+        assert zeros == "0"
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert float(val_loss) == pytest.approx(metrics["val/loss"], rel=1e-3)
+    assert f"wrote {out}" in stdout
+
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    height, width, channels = matplotlib.image.imread(out).shape
+    assert width > 1000 and 400 < height < width and channels in (3, 4)
+
+
+def test_sweep_directory_is_searched_recursively(two_runs, tmp_path, capsys):
+    sweep = tmp_path / "multirun" / "2025-01-01_00-00-00"
+    for run_dir, name in zip(two_runs, ("model=rnn", "model=gru"), strict=True):
+        shutil.copytree(run_dir, sweep / name)
+
+    # Sorted by path: model=gru before model=rnn. The runs given alone as well are shown once.
+    assert find_runs([sweep]) == [sweep / "model=gru", sweep / "model=rnn"]
+    assert find_runs([sweep, sweep / "model=rnn"]) == [sweep / "model=gru", sweep / "model=rnn"]
+
+    assert main([str(tmp_path / "multirun"), "--out", str(tmp_path / "s.png")]) == 0
+    assert list(table_rows(capsys.readouterr().out)) == ["model.name=gru", "model.name=rnn"]
+
+
+def test_step_option_and_nearest_step_note(runs, make_cfg, tmp_path, capsys):
+    train(make_cfg("model=gru", "grad_log.every_n_steps=2", run="every2"))  # steps 0, 2, 4, 6
+    every2, every3 = tmp_path / "every2", runs["rnn"]  # steps 0, 3, 6
+    two, three = (
+        "model.name=gru, grad_log.every_n_steps=2",
+        "model.name=rnn, grad_log.every_n_steps=3",
+    )
+    out = tmp_path / "c.png"
+    args = [str(every2), str(every3), "--out", str(out)]
+
+    assert main([*args, "--step", "3"]) == 0
+    captured = capsys.readouterr()
+    rows = table_rows(captured.out)
+    assert list(rows) == [two, three]
+    assert rows[three][0] == "3"
+    assert rows[two][0] == "2"  # 2 and 4 are as near: the earlier one
+    assert (
+        f"note: {two}: step 3 was not logged; showing its nearest logged step 2 "
+        "(logged: 0, 2, 4, 6)" in captured.err
+    )
+    assert f"{three}: step" not in captured.err
+    norm = npz(every3)["h_l0"][1]  # the row of step 3
+    assert float(rows[three][3]) == pytest.approx(np.log10(norm[0] / norm[-1]), abs=5e-4)
+    norm = npz(every2)["h_l0"][1]  # the row of step 2
+    assert float(rows[two][3]) == pytest.approx(np.log10(norm[0] / norm[-1]), abs=5e-4)
+
+    assert main([*args, "--step", "4"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows[two][0] == "4"
+    assert rows[three][0] == "3"
+
+    # No option: the largest step both runs logged is the last one, 6.
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert [r[0] for r in table_rows(captured.out).values()] == ["6", "6"]
+    assert "note:" not in captured.err
+
+
+def test_bad_step_and_quantity_are_errors(two_runs, tmp_path, capsys):
+    out = tmp_path / "c.png"
+    dirs = [str(d) for d in two_runs]
+
+    assert main([*dirs, "--step", "-1", "--out", str(out)]) == 2
+    assert "--step -1 must be >= 0" in capsys.readouterr().err
+    assert main([*dirs, "--step", "7", "--out", str(out)]) == 2
+    assert "--step 7 is beyond every run: the latest logged step is 6" in capsys.readouterr().err
+    assert main([*dirs, "--quantity", "c_l0", "--out", str(out)]) == 2
+    assert "'c_l0' was logged in none of the runs; they have: h_l0, x" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_quantity_missing_in_one_run_is_left_out_with_a_note(runs, tmp_path, capsys):
+    out = tmp_path / "c.png"
+
+    dirs = [str(runs[m]) for m in ("rnn", "gru", "lstm")]
+    assert main([*dirs, "--quantity", "c_l0", "--out", str(out)]) == 0
+
+    captured = capsys.readouterr()
+    rows = table_rows(captured.out)
+    assert rows["model.name=gru"] == ["6", "-", "-", "-", "-", "-", "-"]
+    norm = npz(runs["lstm"])["c_l0"][-1]
+    assert float(rows["model.name=lstm"][1]) == pytest.approx(np.log10(norm[0]), abs=5e-4)
+    assert "note: model.name=gru: has no 'c_l0' (it logged h_l0, x)" in captured.err
+    assert out.is_file()
+
+
+def test_empty_directory_exits_2_and_writes_nothing(tmp_path, capsys):
+    empty = tmp_path / "sweep"
+    (empty / "job0").mkdir(parents=True)
+    out = tmp_path / "c.png"
+
+    assert main([str(empty), "--out", str(out)]) == 2
+
+    err = capsys.readouterr().err
+    assert f"seqnet-compare: error: no runs with gradient profiles in '{empty}'" in err
+    assert "grad_log.every_n_steps > 0" in err
+    assert not out.exists()
+    assert main([str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_hydra_config_is_preferred_over_the_checkpoint(runs, tmp_path, capsys):
+    shutil.copytree(runs["rnn"], tmp_path / "a")
+    shutil.copytree(runs["rnn"], tmp_path / "b")
+    # What seqnet-train writes: the composed config, unresolved, with ${hydra:...} in it.
+    cfg = compose_config([*TINY, "model=rnn", "seed=7"])
+    (tmp_path / "b" / ".hydra").mkdir()
+    OmegaConf.save(cfg, tmp_path / "b" / ".hydra" / "config.yaml")
+    assert "${hydra:runtime.output_dir}" in (tmp_path / "b" / ".hydra" / "config.yaml").read_text()
+
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.png")]) == 0
+    assert list(table_rows(capsys.readouterr().out)) == ["seed=42", "seed=7"]
+
+
+def test_flatten_config_drops_paths_and_stringifies_lists():
+    tree = {
+        "model": {"name": "rnn", "hidden_size": 16},
+        "optim": {"betas": [0.9, 0.999]},
+        "trainer": {"device": "cpu", "progress_bar": False, "max_steps": 6},
+        "paths": {"run_dir": "/x"},
+        "hydra": {"job": {"name": "train"}},
+        "ckpt_path": None,
+        "seed": 1,
+    }
+    assert flatten_config(tree) == {
+        "model.name": "rnn",
+        "model.hidden_size": 16,
+        "optim.betas": "[0.9, 0.999]",
+        "trainer.max_steps": 6,
+        "seed": 1,
+    }
+
+
+def test_labels_name_only_what_differs():
+    rnn = {"model.name": "rnn", "model.nonlinearity": "tanh", "data.seq_len": 50, "seed": 1}
+    relu = {"model.name": "rnn", "model.nonlinearity": "relu", "data.seq_len": 100, "seed": 1}
+    gru = {"model.name": "gru", "data.seq_len": 100, "seed": 1}
+    names = ["a", "b", "c"]
+
+    assert differing_keys([rnn, relu, gru]) == ["model.name", "model.nonlinearity", "data.seq_len"]
+    assert run_labels([rnn, relu, gru], names) == [
+        "model.name=rnn, model.nonlinearity=tanh, data.seq_len=50",
+        "model.name=rnn, model.nonlinearity=relu, data.seq_len=100",
+        "model.name=gru, data.seq_len=100",
+    ]
+    # model.name first even when the config lists it later; a key only one run has and that is
+    # equal wherever present (nonlinearity, from model.name) is left out.
+    late = {"data.seq_len": 20, "model.name": "lstm"}
+    assert run_labels([rnn, late], ["a", "b"]) == [
+        "model.name=rnn, data.seq_len=50",
+        "model.name=lstm, data.seq_len=20",
+    ]
+    # Nothing differs: the folder names. Equal labels get their folder name appended.
+    assert run_labels([rnn, dict(rnn)], names[:2]) == ["a", "b"]
+    assert run_labels([rnn, dict(rnn), gru], names) == [
+        "model.name=rnn, data.seq_len=50 (a)",
+        "model.name=rnn, data.seq_len=50 (b)",
+        "model.name=gru, data.seq_len=100",
+    ]
+    # The optimizer choice reads as optim=SGD, not optim._target_=torch.optim.SGD.
+    adam = {"optim._target_": "torch.optim.Adam", "optim.lr": 0.001}
+    sgd = {"optim._target_": "torch.optim.SGD", "optim.lr": 0.01}
+    assert run_labels([adam, sgd], names[:2]) == [
+        "optim=Adam, optim.lr=0.001",
+        "optim=SGD, optim.lr=0.01",
+    ]
+    # A run without any config (no .hydra, no checkpoint): nothing is known to differ.
+    assert run_labels([{}, gru], names[:2]) == ["a", "b"]
