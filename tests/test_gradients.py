@@ -164,7 +164,7 @@ def test_relu_rnn_analytic_decay(a):
         core.weight_ih_l0.fill_(0.1)  # inputs are >= 0, so every pre-activation is > 0
         core.bias_ih_l0.fill_(0.1)
     profile = measure_profile(model, task, task.val_set(), 0, dtype="float64")
-    a = float(core.weight_hh_l0[0, 0])  # the float32 value of a that the model holds
+    a = core.weight_hh_l0[0, 0].item()  # the float32 value of a that the model holds
     k = np.arange(T - 1, -1, -1)
     norms = profile.norms["h_l0"]
     np.testing.assert_allclose(norms / norms[-1], a**k, rtol=1e-12)

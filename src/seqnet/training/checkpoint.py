@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +31,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist{hint}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as e:
+    except Exception as e:  # bytes that are not a checkpoint can fail in many ways
         raise CheckpointError(
             f"checkpoint {str(path)!r} is corrupt or not a seqnet checkpoint "
-            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'}); "
-            "use another checkpoint, e.g. an earlier run's checkpoints/last.pt"
+            f"(torch.load failed with {type(e).__name__}); use another checkpoint, "
+            "e.g. an earlier run's checkpoints/last.pt"
         ) from e
     if not isinstance(checkpoint, dict) or any(k not in checkpoint for k in REQUIRED_KEYS):
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__

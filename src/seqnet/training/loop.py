@@ -152,8 +152,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             else:  # skip the update; the weights stay those of the last good step
                 nonfinite_total += 1
                 consecutive_nonfinite += 1
-                writer.scalars({"train/nonfinite_steps": nonfinite_total}, step + 1)
                 if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
+                    writer.scalars({"train/nonfinite_steps": nonfinite_total}, step + 1)
                     writer.close()
                     raise TrainingDiverged(
                         f"loss or gradient was NaN/inf for {consecutive_nonfinite} steps in a "
