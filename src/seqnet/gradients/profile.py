@@ -20,6 +20,12 @@ def log10_floor(dtype: str) -> float:
     return _FLOORS[dtype]
 
 
+def log10_norms(norms: np.ndarray, dtype: str) -> np.ndarray:
+    """log10 of ``norms`` with exact zeros at ``log10_floor(dtype)`` (never -inf or NaN)."""
+    positive = norms > 0
+    return np.where(positive, np.log10(np.where(positive, norms, 1.0)), log10_floor(dtype))
+
+
 @dataclass
 class GradientProfile:
     """Norms of dLoss/d(quantity at t), per sequence, averaged over the probe batch."""
@@ -33,11 +39,7 @@ class GradientProfile:
         return len(next(iter(self.norms.values())))
 
     def log10(self, quantity: str) -> np.ndarray:
-        norm = self.norms[quantity]
-        with np.errstate(divide="ignore"):
-            return np.where(
-                norm > 0, np.log10(np.where(norm > 0, norm, 1.0)), log10_floor(self.dtype)
-            )
+        return log10_norms(self.norms[quantity], self.dtype)
 
     def log10_ratio(self, quantity: str) -> float:
         """log10(norm at t=0 / norm at t=T-1), on the floored log10 values (negative: decay)."""

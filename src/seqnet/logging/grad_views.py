@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqnet.gradients.profile import GradientProfile, log10_floor
+from seqnet.gradients.profile import GradientProfile, log10_norms
 from seqnet.logging.tensorboard import RunWriter
 
 
@@ -53,8 +53,7 @@ def heatmap_figure(steps: np.ndarray, norms: np.ndarray, quantity: str, dtype: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with np.errstate(divide="ignore"):
-        logs = np.where(norms > 0, np.log10(np.where(norms > 0, norms, 1.0)), log10_floor(dtype))
+    logs = log10_norms(norms, dtype)
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     seq_len = norms.shape[1]
     image = ax.imshow(
