@@ -104,9 +104,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
         if store.profiles:  # gradient files follow the checkpoint, so a preempted run keeps them
             store.save()
-            log_heatmaps(
-                writer, store.steps, {q: store.matrix(q) for q in quantities}, store.dtype, step
-            )
+            # Drawing with matplotlib costs ~0.1 s a figure: only once, when training ends.
+            if step == tcfg.max_steps:
+                matrices = {q: store.matrix(q) for q in quantities}
+                log_heatmaps(writer, store.steps, matrices, store.dtype, step)
         writer.flush()
 
     # ---- the loop -------------------------------------------------------------------------
