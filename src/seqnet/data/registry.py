@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, NamedTuple, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
 from seqnet.data.base import Task
+from seqnet.registry import Registry
+
+T = TypeVar("T", bound=type[Task])
 
 
 @dataclass
@@ -25,39 +28,15 @@ class DataConfig:
     val_seed: int = 1234
 
 
-class TaskEntry(NamedTuple):
-    cls: type[Task]
-    config: type[DataConfig]
-
-
-TASK_REGISTRY: dict[str, TaskEntry] = {}
-T = TypeVar("T", bound=type[Task])
+TASK_REGISTRY: Registry[type[Task]] = Registry("task")
 
 
 def register_task(name: str, config: type[DataConfig]) -> Callable[[T], T]:
     """Class decorator: make ``data=<name>`` build this task, validated by ``config``."""
-
-    def decorate(cls: T) -> T:
-        if name in TASK_REGISTRY:
-            raise ValueError(f"task {name!r} is already registered by {TASK_REGISTRY[name].cls}")
-        TASK_REGISTRY[name] = TaskEntry(cls, config)
-        return cls
-
-    return decorate
+    return TASK_REGISTRY.register(name, config)
 
 
 def build_task(cfg: DictConfig | dict[str, Any], device: torch.device | str = "cpu") -> Task:
     """Build the task named ``cfg.name`` with the remaining fields as constructor arguments."""
-    params = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    assert isinstance(params, dict)
-    name = params.pop("name", None)
-    if name not in TASK_REGISTRY:
-        raise KeyError(
-            f"unknown task {name!r}; registered tasks: {', '.join(sorted(TASK_REGISTRY))}"
-        )
-    entry = TASK_REGISTRY[name]
-    known = {f.name for f in fields(entry.config)} - {"name"}
-    unknown = set(params) - known
-    if unknown:
-        raise KeyError(f"task {name!r} has no option(s) {sorted(unknown)}; known: {sorted(known)}")
-    return entry.cls(**params, device=device)
+    cls, params = TASK_REGISTRY.resolve(cfg)
+    return cls(**params, device=device)

@@ -87,21 +87,26 @@ class CellStack:
         return stacked[0] if len(stacked) == 1 else stacked
 
 
-class FusedRNN(CellStack, nn.RNN):
+class FusedCore(CellStack):
+    """Mixin for subclasses of PyTorch's fused layers: the fused kernel normally, the engine
+    when probes are attached (the fused kernel hides the states between timesteps)."""
+
+    def forward(
+        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
+    ) -> tuple[Tensor, Hidden]:
+        if probes is not None:
+            return self.forward_stepped(input, hx, probes)
+        return super().forward(input, hx)  # type: ignore[misc]
+
+
+class FusedRNN(FusedCore, nn.RNN):
     cell_class = RNNCell
 
     def cell_options(self) -> dict[str, Any]:
         return {"nonlinearity": self.nonlinearity}
 
-    def forward(  # type: ignore[override]
-        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
-    ) -> tuple[Tensor, Hidden]:
-        if probes is not None:
-            return self.forward_stepped(input, hx, probes)
-        return super().forward(input, hx)
 
-
-class FusedLSTM(CellStack, nn.LSTM):
+class FusedLSTM(FusedCore, nn.LSTM):
     cell_class = LSTMCell
 
     def __init__(self, *args: Any, forget_bias: float = 1.0, **kwargs: Any) -> None:
@@ -121,23 +126,9 @@ class FusedLSTM(CellStack, nn.LSTM):
     def cell_options(self) -> dict[str, Any]:
         return {"forget_bias": self.forget_bias}
 
-    def forward(  # type: ignore[override]
-        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
-    ) -> tuple[Tensor, Hidden]:
-        if probes is not None:
-            return self.forward_stepped(input, hx, probes)
-        return super().forward(input, hx)
 
-
-class FusedGRU(CellStack, nn.GRU):
+class FusedGRU(FusedCore, nn.GRU):
     cell_class = GRUCell
-
-    def forward(  # type: ignore[override]
-        self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
-    ) -> tuple[Tensor, Hidden]:
-        if probes is not None:
-            return self.forward_stepped(input, hx, probes)
-        return super().forward(input, hx)
 
 
 class StepRNN(CellStack, nn.Module):

@@ -5,13 +5,16 @@ import line in ``seqnet/models/__init__.py`` and one YAML in ``configs/model/``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, NamedTuple, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
 from seqnet.data.base import TaskSpec
 from seqnet.models.sequence_model import SequenceModel
+from seqnet.registry import Registry
+
+M = TypeVar("M", bound=type[SequenceModel])
 
 
 @dataclass
@@ -28,43 +31,15 @@ class ModelConfig:
     encoder_size: int | None = 32
 
 
-class ModelEntry(NamedTuple):
-    cls: type[SequenceModel]
-    config: type[ModelConfig]
-
-
-MODEL_REGISTRY: dict[str, ModelEntry] = {}
-M = TypeVar("M", bound=type[SequenceModel])
+MODEL_REGISTRY: Registry[type[SequenceModel]] = Registry("model")
 
 
 def register_model(name: str, config: type[ModelConfig]) -> Callable[[M], M]:
     """Class decorator: make ``model=<name>`` build this class, validated by ``config``."""
-
-    def decorate(cls: M) -> M:
-        if name in MODEL_REGISTRY:
-            raise ValueError(f"model {name!r} is already registered by {MODEL_REGISTRY[name].cls}")
-        MODEL_REGISTRY[name] = ModelEntry(cls, config)
-        return cls
-
-    return decorate
+    return MODEL_REGISTRY.register(name, config)
 
 
 def build_model(cfg: DictConfig | dict[str, Any], spec: TaskSpec) -> SequenceModel:
     """Build the model named ``cfg.name`` for a task of shape ``spec``."""
-    params = (
-        OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        if isinstance(cfg, DictConfig)
-        else dict(cfg)
-    )
-    assert isinstance(params, dict)
-    name = params.pop("name", None)
-    if name not in MODEL_REGISTRY:
-        raise KeyError(
-            f"unknown model {name!r}; registered models: {', '.join(sorted(MODEL_REGISTRY))}"
-        )
-    entry = MODEL_REGISTRY[name]
-    known = {f.name for f in fields(entry.config)} - {"name"}
-    unknown = set(params) - known
-    if unknown:
-        raise KeyError(f"model {name!r} has no option(s) {sorted(unknown)}; known: {sorted(known)}")
-    return entry.cls(spec, **params)
+    cls, params = MODEL_REGISTRY.resolve(cfg)
+    return cls(spec, **params)
