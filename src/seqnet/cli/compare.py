@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from seqnet.errors import SeqnetError
-from seqnet.gradients import GradientProfile, load_gradients
+from seqnet.gradients import GRADIENTS_FILE, GradientProfile, load_gradients
+from seqnet.logging.hparams import flatten
 
 PROG = "seqnet-compare"
-GRADIENTS_FILE = "gradients.npz"
 DEFAULT_QUANTITY = "h_l0"
 DEFAULT_THRESHOLD = 1e-3
 
@@ -174,16 +174,11 @@ def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Hashable
     """``{"model": {"name": "gru"}}`` -> ``{"model.name": "gru"}``, without the keys that do not
     change what is trained (``paths.*``, ``hydra``, ``ckpt_path``, ...); lists and other
     unhashable values become their ``str``."""
-    flat: dict[str, Hashable] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if name in IGNORED_KEYS or name.split(".")[0] in IGNORED_PREFIXES:
-            continue
-        if isinstance(value, dict):
-            flat.update(flatten_config(value, f"{name}."))
-        else:
-            flat[name] = value if isinstance(value, Hashable) else str(value)
-    return flat
+    return {
+        name: value if isinstance(value, Hashable) else str(value)
+        for name, value in flatten(tree, prefix.rstrip("."), sep=".").items()
+        if name not in IGNORED_KEYS and name.split(".")[0] not in IGNORED_PREFIXES
+    }
 
 
 def _format_item(key: str, value: Hashable) -> str:

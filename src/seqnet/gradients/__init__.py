@@ -2,6 +2,13 @@
 
 from seqnet.gradients.probe import measure_profile
 from seqnet.gradients.profile import GradientProfile, log10_floor
-from seqnet.gradients.store import GradientStore, load_gradients
+from seqnet.gradients.store import GRADIENTS_FILE, GradientStore, load_gradients
 
-__all__ = ["GradientProfile", "GradientStore", "load_gradients", "log10_floor", "measure_profile"]
+__all__ = [
+    "GRADIENTS_FILE",
+    "GradientProfile",
+    "GradientStore",
+    "load_gradients",
+    "log10_floor",
+    "measure_profile",
+]

@@ -14,6 +14,9 @@ import numpy as np
 from seqnet.atomic import atomic_write
 from seqnet.gradients.profile import GradientProfile
 
+#: The file, in a run directory, that holds every profile of the run.
+GRADIENTS_FILE = "gradients.npz"
+
 
 class GradientStore:
     """Collects the profiles of a run and writes them atomically to ``path``."""

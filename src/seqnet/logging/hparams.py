@@ -21,13 +21,13 @@ NOT_APPLICABLE = "n/a"
 _GROUPS = ("model", "data", "optim", "trainer", "grad_log")
 
 
-def flatten(tree: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"<prefix>/a/b": 1}``."""
+def flatten(tree: dict[str, Any], prefix: str = "", sep: str = "/") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"<prefix><sep>a<sep>b": 1}`` (no prefix: ``"a<sep>b"``)."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
-        name = f"{prefix}/{key}"
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
         if isinstance(value, dict):
-            flat.update(flatten(value, name))
+            flat.update(flatten(value, name, sep))
         else:
             flat[name] = value
     return flat

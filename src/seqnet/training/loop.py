@@ -18,7 +18,7 @@ from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
 from seqnet.data import Task, build_task
 from seqnet.errors import CheckpointError, ConfigError, TrainingDiverged
-from seqnet.gradients import GradientStore, measure_profile
+from seqnet.gradients import GRADIENTS_FILE, GradientStore, measure_profile
 from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
 from seqnet.logging.hparams import flat_hparams
 from seqnet.logging.progress import training_progress
@@ -69,8 +69,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     writer.write_hparams(flat_hparams(cfg), metric_tags)
     ckpt_file = run_dir / "checkpoints" / "last.pt"
     grad_every = gcfg.every_n_steps
-    store = GradientStore(run_dir / "gradients.npz", gcfg.dtype.name, gcfg.loss.name)
-    previous = Path(cfg.ckpt_path).parent.parent / "gradients.npz" if cfg.ckpt_path else None
+    store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name)
+    previous = Path(cfg.ckpt_path).parent.parent / GRADIENTS_FILE if cfg.ckpt_path else None
     if grad_every > 0 and previous is not None and previous.is_file():
         store.extend_from(previous, before_step=start_step)
     probe_batch = None
