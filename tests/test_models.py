@@ -20,15 +20,10 @@ from seqnet.models import (
     ModelConfig,
     Probes,
     RNNCell,
-    SequenceModel,
     StepRNN,
     build_model,
     register_model,
 )
-from seqnet.models.gru import GRUModel
-from seqnet.models.lstm import LSTMModel
-from seqnet.models.rnn import RNNModel
-from seqnet.models.sequence_model import Head, make_encoder
 
 SPEC = AddingProblem.spec
 
@@ -37,9 +32,9 @@ SPEC = AddingProblem.spec
 
 def test_registry_holds_the_three_models() -> None:
     assert {name: entry.cls for name, entry in MODEL_REGISTRY.items()} == {
-        "rnn": RNNModel,
-        "lstm": LSTMModel,
-        "gru": GRUModel,
+        "rnn": FusedRNN,
+        "lstm": FusedLSTM,
+        "gru": FusedGRU,
     }
 
 
@@ -62,49 +57,56 @@ def test_unknown_option_is_named() -> None:
 def test_duplicate_registration_raises() -> None:
     before = dict(MODEL_REGISTRY)
     with pytest.raises(ValueError, match="model 'lstm' is already registered by"):
-
-        @register_model("lstm", config=ModelConfig)
-        class AnotherLSTM(SequenceModel):
-            pass
-
+        register_model("lstm", config=ModelConfig)(FusedGRU)
     assert before == MODEL_REGISTRY  # the original entry is kept
 
 
-def test_a_registered_model_builds_from_a_dict() -> None:
-    @dataclass
-    class TinyConfig(ModelConfig):
-        name: str = "tiny_test_model"
-        scale: float = 1.0
+@dataclass
+class ScaledConfig(ModelConfig):
+    name: str = "scaled_test_cell"
+    scale: float = 1.0
 
+
+class ScaledRNNCell(RNNCell):
+    """A variant as a user writes one: a cell with one extra option, on the engine."""
+
+    def __init__(self, input_size, hidden_size, bias=True, scale=1.0, device=None, dtype=None):
+        self.scale = scale
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+
+    def step(self, x_proj, state, probe=None):
+        (h,) = super().step(x_proj, state, probe)
+        return (self.scale * h,)
+
+
+def test_a_registered_cell_builds_a_whole_model() -> None:
+    """A new model is a config and one registration: encoder, engine core and head come from
+    the shared plumbing, with the config's defaults for the keys a dict leaves out."""
+    register_model("scaled_test_cell", config=ScaledConfig)(ScaledRNNCell)
     try:
-
-        @register_model("tiny_test_model", config=TinyConfig)
-        class TinyModel(SequenceModel):
-            def __init__(
-                self,
-                spec,
-                hidden_size=8,
-                num_layers=1,
-                dropout=0.0,
-                encoder_size=None,
-                scale=1.0,
-            ):
-                encoder, features = make_encoder(spec, encoder_size)
-                core = FusedGRU(features, hidden_size, num_layers, batch_first=True)
-                super().__init__(spec, core, encoder, Head(hidden_size, spec.output_size, "last"))
-                self.scale = scale
-
         model = build_model(
-            {"name": "tiny_test_model", "hidden_size": 5, "encoder_size": None, "scale": 3.0},
+            {"name": "scaled_test_cell", "hidden_size": 5, "encoder_size": None, "scale": 3.0},
             SPEC,
         )
-        assert type(model) is TinyModel
-        assert model.scale == 3.0
+        assert type(model.core) is StepRNN
+        assert model.core.cell_class is ScaledRNNCell
+        assert [c.scale for c in model.core.cells()] == [3.0]
+        assert model.core.num_layers == 1  # ModelConfig's default
         assert model.core.hidden_size == 5
         assert isinstance(model.encoder, nn.Identity)
         assert model.core.input_size == SPEC.input_size
+        x = torch.rand(2, 4, 2)
+        cell = model.core.cells()[0]
+        h = torch.zeros(2, 5)
+        for t in range(4):  # the cell's own equation, by hand: h = 3 * tanh(W x + b + U h + c)
+            h = 3.0 * torch.tanh(
+                x[:, t] @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+            )
+        pred, h_n = model(x)
+        torch.testing.assert_close(h_n[0], h)
+        torch.testing.assert_close(pred, model.head.linear(h))
     finally:
-        MODEL_REGISTRY.pop("tiny_test_model", None)
+        MODEL_REGISTRY.pop("scaled_test_cell", None)
 
 
 @pytest.mark.parametrize(

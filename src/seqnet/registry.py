@@ -6,8 +6,10 @@ it never imports arbitrary code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import fields
+from enum import Enum
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
@@ -38,7 +40,8 @@ class Registry(dict[str, Entry], Generic[C]):
         return decorate
 
     def resolve(self, cfg: DictConfig | dict[str, Any]) -> tuple[type, dict[str, Any]]:
-        """The class named ``cfg["name"]`` and the remaining fields as keyword arguments."""
+        """The class named ``cfg["name"]`` and every other field of its schema as keyword
+        arguments: the values in ``cfg``, the schema's defaults for the fields it leaves out."""
         params = (
             OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
             if isinstance(cfg, DictConfig)
@@ -57,4 +60,20 @@ class Registry(dict[str, Entry], Generic[C]):
             raise KeyError(
                 f"{self.kind} {name!r} has no option(s) {sorted(unknown)}; known: {sorted(known)}"
             )
-        return entry.cls, params
+        return entry.cls, {**schema_defaults(entry.config), **params}
+
+
+def schema_defaults(schema: type) -> dict[str, Any]:
+    """The default of every field of the dataclass ``schema`` but ``name`` (enums by value)."""
+    defaults: dict[str, Any] = {}
+    for f in fields(schema):
+        if f.name == "name":
+            continue
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            continue
+        defaults[f.name] = value.value if isinstance(value, Enum) else value
+    return defaults

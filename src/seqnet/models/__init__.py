@@ -4,7 +4,14 @@ from seqnet.models import gru, lstm, rnn  # noqa: F401  (each registers itself; 
 from seqnet.models.cells import Cell, GRUCell, LSTMCell, RNNCell
 from seqnet.models.cores import FusedGRU, FusedLSTM, FusedRNN, StepRNN
 from seqnet.models.engine import Probes, unroll
-from seqnet.models.registry import MODEL_REGISTRY, ModelConfig, build_model, register_model
+from seqnet.models.registry import (
+    MODEL_REGISTRY,
+    ModelConfig,
+    build_core,
+    build_model,
+    core_factory,
+    register_model,
+)
 from seqnet.models.sequence_model import SequenceModel
 
 __all__ = [
@@ -20,7 +27,9 @@ __all__ = [
     "RNNCell",
     "SequenceModel",
     "StepRNN",
+    "build_core",
     "build_model",
+    "core_factory",
     "register_model",
     "unroll",
 ]

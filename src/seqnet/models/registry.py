@@ -1,20 +1,40 @@
-"""Model registry: ``model=<name>`` builds a registered model; a config or checkpoint can build
-nothing else. A new model is one file (its config dataclass + ``@register_model`` class), one
-import line in ``seqnet/models/__init__.py`` and one YAML in ``configs/model/``."""
+"""Model registry: ``model=<name>`` builds a registered recurrent core inside the model that the
+task's shape needs; a config or checkpoint can build nothing else.
+
+A registered name maps to a *core*: either a module with the ``torch.nn.LSTM`` constructor
+(``cls(input_size, hidden_size, num_layers, batch_first=True, dropout=..., **options)``, such as
+the fused cores) or a ``Cell`` subclass, which ``StepRNN`` runs on the step-by-step engine. The
+encoder, the head and the rest of the plumbing are built in one place (``build_model``), so a new
+model is a config dataclass and one registration line, not another copy of the construction:
+
+    @dataclass
+    class MyCellConfig(ModelConfig):
+        name: str = "my_cell"
+        my_option: float = 0.5          # passed to MyCell(input_size, hidden_size, bias, my_option)
+
+    register_model("my_cell", config=MyCellConfig)(MyCell)
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from omegaconf import MISSING, DictConfig
+from torch import nn
 
 from seqnet.data.base import TaskSpec
+from seqnet.models.cells.base import Cell
+from seqnet.models.cores import StepRNN
 from seqnet.models.sequence_model import SequenceModel
 from seqnet.registry import Registry
 
-M = TypeVar("M", bound=type[SequenceModel])
+C = TypeVar("C", bound=type)
+
+#: ``make_core(input_size) -> core``: a registered core with every other option bound.
+CoreFactory = Callable[[int], nn.Module]
 
 
 @dataclass
@@ -31,15 +51,77 @@ class ModelConfig:
     encoder_size: int | None = 32
 
 
-MODEL_REGISTRY: Registry[type[SequenceModel]] = Registry("model")
+#: Options of ``ModelConfig`` that the model plumbing consumes; the rest go to the core.
+_SHARED = ("hidden_size", "num_layers", "dropout", "encoder_size")
+
+MODEL_REGISTRY: Registry[type] = Registry("model")
 
 
-def register_model(name: str, config: type[ModelConfig]) -> Callable[[M], M]:
-    """Class decorator: make ``model=<name>`` build this class, validated by ``config``."""
+def register_model(name: str, config: type[ModelConfig]) -> Callable[[C], C]:
+    """Class decorator: make ``model=<name>`` build this core (or cell), validated by ``config``.
+
+    The config's own fields beyond ``ModelConfig``'s are passed to the class as keywords.
+    """
     return MODEL_REGISTRY.register(name, config)
+
+
+def build_core(
+    core_class: type,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    dropout: float = 0.0,
+    **options: Any,
+) -> nn.Module:
+    """One recurrent core, batch-first: a ``Cell`` class runs on ``StepRNN``."""
+    if isinstance(core_class, type) and issubclass(core_class, Cell):
+        return StepRNN(
+            core_class,
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout,
+            **options,
+        )
+    return core_class(
+        input_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **options
+    )
+
+
+def core_factory(cfg: DictConfig | dict[str, Any]) -> tuple[CoreFactory, dict[str, Any]]:
+    """``(make_core, shared)`` for the model config ``cfg``: ``make_core(input_size)`` builds the
+    registered core; ``shared`` holds the plumbing options (``encoder_size``, ...)."""
+    core_class, params = MODEL_REGISTRY.resolve(cfg)
+    shared = {key: params.pop(key) for key in _SHARED}
+    check_core_options(shared["hidden_size"], shared["num_layers"], shared["dropout"])
+    make_core = functools.partial(
+        build_core,
+        core_class,
+        hidden_size=shared["hidden_size"],
+        num_layers=shared["num_layers"],
+        dropout=shared["dropout"],
+        **params,
+    )
+    return make_core, shared
 
 
 def build_model(cfg: DictConfig | dict[str, Any], spec: TaskSpec) -> SequenceModel:
     """Build the model named ``cfg.name`` for a task of shape ``spec``."""
-    cls, params = MODEL_REGISTRY.resolve(cfg)
-    return cls(spec, **params)
+    make_core, shared = core_factory(cfg)
+    return SequenceModel(spec, make_core, encoder_size=shared["encoder_size"])
+
+
+def check_core_options(hidden_size: int, num_layers: int, dropout: float) -> None:
+    """Clear errors for the options every core shares."""
+    if hidden_size < 1:
+        raise ValueError(f"model.hidden_size must be >= 1, got {hidden_size}")
+    if num_layers < 1:
+        raise ValueError(f"model.num_layers must be >= 1, got {num_layers}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+    if dropout > 0.0 and num_layers == 1:
+        raise ValueError(
+            f"model.dropout={dropout} acts only between recurrent layers, and "
+            "model.num_layers=1 has none: set model.num_layers >= 2 or model.dropout=0"
+        )

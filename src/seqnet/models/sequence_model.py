@@ -1,7 +1,8 @@
-"""A sequence model = input encoder + recurrent core + task head."""
+"""A sequence model = input encoder + recurrent core + task head, around any registered core."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
@@ -40,19 +41,23 @@ class Head(nn.Module):
 
 
 class SequenceModel(nn.Module):
-    """Base of every registered model. Inputs are batch-first.
+    """Input encoder + recurrent core + head, for tasks with one output per sequence or one per
+    step. Inputs are batch-first.
 
+    ``make_core(input_size)`` builds the registered recurrent core (see ``models.registry``).
     ``forward(x, hx=None, probes=None) -> (prediction, h_n)``: with ``probes`` the core runs on
     the step-by-step engine and attaches a probe to the encoded input (``"x"``) and to every
     state of every layer (``"h_l0"``, ``"c_l0"``, ...), for exact gradient measurements.
     """
 
-    def __init__(self, spec: TaskSpec, core: nn.Module, encoder: nn.Module, head: nn.Module):
+    def __init__(
+        self, spec: TaskSpec, make_core: Callable[[int], nn.Module], encoder_size: int | None
+    ) -> None:
         super().__init__()
         self.spec = spec
-        self.encoder = encoder
-        self.core = core
-        self.head = head
+        self.encoder, features = make_encoder(spec, encoder_size)
+        self.core = make_core(features)
+        self.head = Head(self.core.hidden_size, spec.output_size, spec.output_mode)
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -72,18 +77,3 @@ class SequenceModel(nn.Module):
         else:
             outputs, h_n = self.core(features, hx)
         return self.head(outputs), h_n
-
-
-def check_core_options(hidden_size: int, num_layers: int, dropout: float) -> None:
-    """Clear errors for the options every core shares."""
-    if hidden_size < 1:
-        raise ValueError(f"model.hidden_size must be >= 1, got {hidden_size}")
-    if num_layers < 1:
-        raise ValueError(f"model.num_layers must be >= 1, got {num_layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
-    if dropout > 0.0 and num_layers == 1:
-        raise ValueError(
-            f"model.dropout={dropout} acts only between recurrent layers, and "
-            "model.num_layers=1 has none: set model.num_layers >= 2 or model.dropout=0"
-        )

@@ -1,0 +1,80 @@
+"""Gradient profiles during training: when to measure, on which batch, where they go.
+
+Profiles are measured on a fixed probe batch (the head of the validation set) at step 0, every
+``grad_log.every_n_steps`` steps and at the last step; each is logged to TensorBoard at once and
+kept in ``gradients.npz``, which is written with every checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from seqnet.data import Task
+from seqnet.gradients import GRADIENTS_FILE, GradientStore, measure_profile
+from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
+from seqnet.logging.tensorboard import RunWriter
+from seqnet.models import SequenceModel
+
+
+class GradientMonitor:
+    """Measures, logs and stores the gradient profiles of one run (``grad_log`` config)."""
+
+    def __init__(
+        self,
+        gcfg: DictConfig,
+        model: SequenceModel,
+        task: Task,
+        writer: RunWriter,
+        run_dir: Path,
+        max_steps: int,
+    ) -> None:
+        self.cfg = gcfg
+        self.model = model
+        self.task = task
+        self.writer = writer
+        self.max_steps = max_steps
+        self.enabled = gcfg.every_n_steps > 0
+        self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name)
+        self.quantities: list[str] = []
+        self.probe_batch = None
+        if self.enabled:
+            x_val, y_val = task.val_set()
+            self.probe_batch = (x_val[: gcfg.batch_size], y_val[: gcfg.batch_size])
+            self.quantities = ["x"] + [
+                f"{s}_l{layer}" for layer in range(model.num_layers) for s in model.state_names
+            ]
+            writer.custom_scalars(gradient_layout(self.quantities))
+
+    def carry_over(self, previous_run: Path, before_step: int) -> None:
+        """Start with the profiles an earlier run (being resumed) measured before this step."""
+        previous = previous_run / GRADIENTS_FILE
+        if self.enabled and previous.is_file():
+            self.store.extend_from(previous, before_step=before_step)
+
+    def due(self, step: int) -> bool:
+        """Measured before the update of ``step`` (so step 0 is the untrained model)."""
+        return self.enabled and step % self.cfg.every_n_steps == 0
+
+    def measure(self, step: int) -> None:
+        profile = measure_profile(
+            self.model,
+            self.task,
+            self.probe_batch,
+            step,
+            dtype=self.cfg.dtype.name,
+            loss=self.cfg.loss.name,
+        )
+        self.store.append(profile)
+        log_profile(self.writer, profile, self.cfg.depth_points, self.cfg.horizon_threshold)
+
+    def save(self, step: int) -> None:
+        """Write gradients.npz (with each checkpoint, so a preempted run keeps its profiles);
+        draw the heatmaps once, at the last step (matplotlib costs ~0.1 s a figure)."""
+        if not self.store.profiles:
+            return
+        self.store.save()
+        if step == self.max_steps:
+            matrices = {q: self.store.matrix(q) for q in self.quantities}
+            log_heatmaps(self.writer, self.store.steps, matrices, self.store.dtype, step)
