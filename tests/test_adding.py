@@ -9,6 +9,7 @@ import torch
 
 from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.data.adding import BASELINE_MSE, AddingProblem
+from seqnet.data.seeds import heldout_seed, stream_seed
 
 
 def marker_positions(x: torch.Tensor) -> torch.Tensor:
@@ -154,3 +155,30 @@ def test_registered_and_built_from_config() -> None:
         build_task({"name": "copying"})
     with pytest.raises(KeyError, match=r"has no option\(s\) \['seqlen'\]"):
         build_task({"name": "adding", "seqlen": 9})
+
+
+# ---------------------------------------------------------------------------- seed domains
+
+
+def test_validation_head_does_not_depend_on_the_set_size() -> None:
+    """The probe batch is the head of the validation set: a larger set (seqnet-grads
+    batch_size=N above val_size) must start with the same sequences."""
+    small = AddingProblem(seq_len=30, batch_size=4, val_size=10).val_set()
+    large = AddingProblem(seq_len=30, batch_size=4, val_size=700).val_set()
+    assert torch.equal(large.x[:10], small.x)
+    assert torch.equal(large.y[:10], small.y)
+    assert len(large.x) == 700
+    # Blocks after the first are new sequences, not copies of it.
+    assert not torch.equal(large.x[256:266], small.x)
+
+
+def test_no_training_batch_is_the_validation_set() -> None:
+    """seed=0, step=1234 used to reproduce the validation set of val_seed=1234 exactly."""
+    task = AddingProblem(seq_len=20, batch_size=64, val_size=64, val_seed=1234)
+    for seed, step in [(0, 1234), (1234, 0), (0, 0)]:
+        assert not torch.equal(task.train_batch(seed, step).x, task.val_set().x)
+    seeds = {stream_seed(s, k) for s in range(50) for k in range(50)}
+    heldout = {heldout_seed(v, b) for v in range(50) for b in range(50)}
+    assert len(seeds) == 2500 and len(heldout) == 2500
+    assert not seeds & heldout
+    assert all(0 <= s < 2**63 for s in seeds | heldout)

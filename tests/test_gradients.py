@@ -113,7 +113,8 @@ class EchoTask(Task):
     spec = TaskSpec(input_size=1, output_size=1, input_kind="real", output_mode="every")
 
     def __init__(self, seq_len: int, n: int) -> None:
-        super().__init__(seq_len, n, n, 0)
+        super().__init__(batch_size=n)
+        self.seq_len = seq_len
         g = torch.Generator().manual_seed(3)
         x = torch.randn(n, seq_len, 1, generator=g)
         self._val = Batch(x, torch.roll(x, 1, dims=1))

@@ -69,7 +69,8 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     if options["seq_len"] is not None:
         data_cfg["seq_len"] = int(options["seq_len"])
     batch_size = int(str(options["batch_size"]))
-    data_cfg["val_size"] = max(int(data_cfg["val_size"]), batch_size)
+    if "val_size" in data_cfg:  # held-out sets are drawn block by block: the head is the same
+        data_cfg["val_size"] = max(int(data_cfg["val_size"]), batch_size)
     task = build_task(data_cfg, device)
     model = build_model(config["model"], task.spec).to(device)
     model.load_state_dict(checkpoint["model"])

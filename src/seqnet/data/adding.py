@@ -14,6 +14,7 @@ from torch import Generator, Tensor
 
 from seqnet.data.base import Batch, Task, TaskSpec
 from seqnet.data.registry import DataConfig, register_task
+from seqnet.data.seeds import heldout_set, stream_seed
 
 BASELINE_MSE = 1.0 / 6.0
 
@@ -21,6 +22,11 @@ BASELINE_MSE = 1.0 / 6.0
 @dataclass
 class AddingConfig(DataConfig):
     name: str = "adding"
+    seq_len: int = 50
+    val_size: int = 1024
+    # The validation set (and the gradient probe batch drawn from it) has its own seed, so runs
+    # with different training seeds are measured on the same sequences.
+    val_seed: int = 1234
 
 
 @register_task("adding", config=AddingConfig)
@@ -40,12 +46,12 @@ class AddingProblem(Task):
             raise ValueError(
                 f"the adding problem needs data.seq_len >= 2 (one marker per half), got {seq_len}"
             )
-        super().__init__(seq_len, batch_size, val_size, val_seed, device)
+        if val_size < 1:
+            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
+        super().__init__(batch_size, device)
+        self.seq_len, self.val_size, self.val_seed = seq_len, val_size, val_seed
         self._generator = Generator(device=self.device)
-        self._val = self.generate(val_size, self._seeded(val_seed))
-
-    def _seeded(self, seed: int) -> Generator:
-        return self._generator.manual_seed(seed)
+        self._val = heldout_set(self.generate, val_size, val_seed, self._generator)
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` sequences, vectorised: x (n, seq_len, 2), y (n,)."""
@@ -63,7 +69,7 @@ class AddingProblem(Task):
     def train_batch(self, seed: int, step: int) -> Batch:
         # A counter-based stream: batch k depends only on (seed, k), so resuming needs no
         # generator state and a resumed run sees the same batches as an uninterrupted one.
-        return self.generate(self.batch_size, self._seeded(stream_seed(seed, step)))
+        return self.generate(self.batch_size, self._generator.manual_seed(stream_seed(seed, step)))
 
     def val_set(self) -> Batch:
         return self._val
@@ -77,8 +83,3 @@ class AddingProblem(Task):
     def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
         mse = float(torch.mean((pred.squeeze(-1).double() - y.double()) ** 2))
         return {"loss": mse, "mse": mse, "baseline_ratio": mse / BASELINE_MSE}
-
-
-def stream_seed(seed: int, step: int) -> int:
-    """A distinct 63-bit seed per (run seed, step) pair."""
-    return (seed * 0x9E3779B97F4A7C15 + step) % (2**63 - 1)

@@ -32,29 +32,21 @@ class Batch(NamedTuple):
 
 
 class Task:
-    """Base class for tasks. Batches are generated on ``device``; nothing is read from disk."""
+    """Base class for tasks. Data is generated (or loaded from what ships with the installed
+    packages) once, on ``device``; nothing is downloaded.
+
+    A task validates its own options in its constructor (``ValueError`` naming the key and the
+    fix); only the keys its config declares exist, so Hydra refuses the others by name.
+    """
 
     spec: TaskSpec
     #: Metric names returned by ``metrics`` (logged as ``val/<name>``).
     metric_names: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        seq_len: int,
-        batch_size: int,
-        val_size: int,
-        val_seed: int,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
-            if value < 1:
-                raise ValueError(f"data.{name} must be >= 1, got {value}")
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        self.seq_len = seq_len
+    def __init__(self, batch_size: int, device: torch.device | str = "cpu") -> None:
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        self.val_size = val_size
-        self.val_seed = val_seed
         self.device = torch.device(device)
 
     def train_batch(self, seed: int, step: int) -> Batch:
@@ -63,8 +55,13 @@ class Task:
         raise NotImplementedError
 
     def val_set(self) -> Batch:
-        """The fixed validation set (its own seed, ``val_seed``)."""
+        """The fixed validation set. Its first sequences are the gradient probe batch, so they
+        must not depend on the set's size (see ``seqnet.data.seeds.heldout_set``)."""
         raise NotImplementedError
+
+    def test_set(self) -> Batch | None:
+        """The held-out test set, for tasks that have one (evaluated once, at the end)."""
+        return None
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """The training loss: mean over the batch (and over timesteps for per-step outputs)."""

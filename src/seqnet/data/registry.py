@@ -17,15 +17,12 @@ T = TypeVar("T", bound=type[Task])
 
 @dataclass
 class DataConfig:
-    """Fields every task config has; a task's own config subclasses this."""
+    """Fields every task config has; a task's own config subclasses this and adds only the keys
+    that apply to it (``seq_len`` for a generated task, not for a fixed data set), so Hydra
+    refuses the others by name."""
 
     name: str = MISSING
-    seq_len: int = 50
     batch_size: int = 64
-    val_size: int = 1024
-    # The validation set (and the gradient probe batch drawn from it) has its own seed, so runs
-    # with different training seeds are measured on the same sequences.
-    val_seed: int = 1234
 
 
 TASK_REGISTRY: Registry[type[Task]] = Registry("task")

@@ -6,6 +6,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqnet.data import Task
 from seqnet.errors import CheckpointError, ConfigError
 
 
@@ -19,8 +20,6 @@ def check_config(cfg: DictConfig) -> None:
         "trainer.log_every_n_steps": t.log_every_n_steps,
         "trainer.max_nonfinite_steps": t.max_nonfinite_steps,
         "grad_log.batch_size": g.batch_size,
-        "data.seq_len": cfg.data.seq_len,
-        "data.batch_size": cfg.data.batch_size,
         "model.hidden_size": cfg.model.hidden_size,
         "model.num_layers": cfg.model.num_layers,
     }
@@ -29,7 +28,7 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value} must be a positive integer")
     if g.every_n_steps < 0:
         raise ConfigError(f"grad_log.every_n_steps={g.every_n_steps} must be >= 0 (0 = off)")
-    if g.batch_size > cfg.data.val_size:
+    if "val_size" in cfg.data and g.batch_size > cfg.data.val_size:
         raise ConfigError(
             f"grad_log.batch_size={g.batch_size} is larger than the validation set "
             f"(data.val_size={cfg.data.val_size}) it is drawn from; lower it or raise val_size"
@@ -40,6 +39,16 @@ def check_config(cfg: DictConfig) -> None:
         )
     if cfg.optim.lr <= 0:
         raise ConfigError(f"optim.lr={cfg.optim.lr} must be > 0")
+
+
+def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
+    """The gradient probe batch is the head of the validation set: it must fit in it."""
+    available = len(task.val_set().x)
+    if gcfg.every_n_steps > 0 and gcfg.batch_size > available:
+        raise ConfigError(
+            f"grad_log.batch_size={gcfg.batch_size} is larger than the validation set "
+            f"({available} sequences) it is drawn from; set grad_log.batch_size<={available}"
+        )
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:

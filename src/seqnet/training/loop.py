@@ -28,7 +28,7 @@ from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel, build_model
 from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
-from seqnet.training.checks import check_config, check_resumable
+from seqnet.training.checks import check_config, check_probe_batch, check_resumable
 from seqnet.training.device import configure_cpu, resolve_device
 from seqnet.training.gradient_monitor import GradientMonitor
 from seqnet.training.seeding import rng_state, seed_everything, set_rng_state
@@ -61,6 +61,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # ---- build ------------------------------------------------------------------------------
     seed_everything(cfg.seed)
     task, model = build_task_and_model(cfg, device)
+    check_probe_batch(task, cfg.grad_log)
     optimizer = instantiate(cfg.optim)(model.parameters())
     counters = Counters()
     if checkpoint is not None:
