@@ -30,19 +30,34 @@ SPEC = AddingProblem.spec
 # ---------------------------------------------------------------------------- registry
 
 
-def test_registry_holds_the_three_models() -> None:
-    assert {name: entry.cls for name, entry in MODEL_REGISTRY.items()} == {
+def test_registry_holds_the_models() -> None:
+    registered = {name: entry.cls for name, entry in MODEL_REGISTRY.items()}
+    assert {name: registered[name] for name in ("rnn", "lstm", "gru")} == {
         "rnn": FusedRNN,
         "lstm": FusedLSTM,
         "gru": FusedGRU,
     }
+    assert sorted(registered) == [
+        "gru",
+        "gru_layernorm",
+        "indrnn",
+        "irnn",
+        "lstm",
+        "lstm_cifg",
+        "lstm_layernorm",
+        "lstm_peephole",
+        "mingru",
+        "minlstm",
+        "rnn",
+    ]
 
 
 def test_unknown_model_lists_registered_models() -> None:
     with pytest.raises(KeyError) as excinfo:
         build_model({"name": "transformer"}, SPEC)
     assert excinfo.value.args[0] == (
-        "unknown model 'transformer'; registered models: gru, lstm, rnn"
+        "unknown model 'transformer'; registered models: gru, gru_layernorm, indrnn, irnn, lstm, "
+        "lstm_cifg, lstm_layernorm, lstm_peephole, mingru, minlstm, rnn"
     )
 
 

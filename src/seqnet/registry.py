@@ -59,8 +59,18 @@ class Registry(dict[str, Entry], Generic[C]):
         if unknown:
             raise KeyError(
                 f"{self.kind} {name!r} has no option(s) {sorted(unknown)}; known: {sorted(known)}"
+                + self._elsewhere(unknown)
             )
         return entry.cls, {**schema_defaults(entry.config), **params}
+
+    def _elsewhere(self, options: set[str]) -> str:
+        """``"; 'x' is an option of a, b"`` for each option that other entries have."""
+        notes = []
+        for option in sorted(options):
+            owners = [n for n, e in sorted(self.items()) if option in _field_names(e.config)]
+            if owners:
+                notes.append(f"{option!r} is an option of {self.kind}s {', '.join(owners)}")
+        return "".join(f"; {note}" for note in notes)
 
 
 def schema_defaults(schema: type) -> dict[str, Any]:
@@ -77,3 +87,7 @@ def schema_defaults(schema: type) -> dict[str, Any]:
             continue
         defaults[f.name] = value.value if isinstance(value, Enum) else value
     return defaults
+
+
+def _field_names(schema: type) -> set[str]:
+    return {f.name for f in fields(schema)}

@@ -1,24 +1,28 @@
 """Recurrent cores with the ``torch.nn.LSTM`` interface: ``core(input, hx) -> (output, h_n)``.
 
 ``FusedRNN``/``FusedLSTM``/``FusedGRU`` are PyTorch's fused layers (cuDNN on GPU, oneDNN on CPU)
-with the standard parameter names (``weight_ih_l0`` ...). ``StepRNN`` runs any ``Cell`` class on
-the step-by-step engine and registers its parameters under the same names. Both expose
-``cells()``: per-layer cells that share the core's parameters, which is how gradient probes run
-the exact same weights step by step.
+with the standard parameter names (``weight_ih_l0`` ...); with ``backend="stepped"`` (or options
+the fused kernel cannot run, such as zoneout) they run the same parameters on the step-by-step
+engine. ``StepRNN`` runs any ``Cell`` class on the engine and registers its parameters under the
+same names (``models.scan.ScanRNN`` extends it with a parallel scan). All expose ``cells()``:
+per-layer cells that share the core's parameters, which is how gradient probes run the exact
+same weights step by step.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from seqnet.models.cells import Cell, GRUCell, LSTMCell, RNNCell, State
-from seqnet.models.cells.lstm import init_forget_bias
+from seqnet.models.cells.init import check_zoneout, init_options
 from seqnet.models.engine import Probes, unroll
 
 Hidden = Tensor | tuple[Tensor, ...]
+
+BACKENDS = ("auto", "fused", "stepped")
 
 
 class CellStack:
@@ -39,14 +43,14 @@ class CellStack:
         return {}
 
     def cells(self) -> list[Cell]:
-        """One cell per layer, sharing (not copying) this core's parameters."""
+        """One cell per layer, sharing (not copying) this core's parameters, in its mode."""
         names = self._cell_parameter_names()
-        return [
-            self.cell_class.from_parameters(
-                {n: getattr(self, f"{n}_l{layer}") for n in names}, **self.cell_options()
-            )
-            for layer in range(self.num_layers)
-        ]
+        cells = []
+        for layer in range(self.num_layers):
+            params = {n: getattr(self, f"{n}_l{layer}") for n in names}
+            cell = self.cell_class.from_parameters(params, **self.cell_options())
+            cells.append(cell.train(self.training))
+        return cells
 
     def _cell_parameter_names(self) -> list[str]:
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -88,47 +92,123 @@ class CellStack:
 
 
 class FusedCore(CellStack):
-    """Mixin for subclasses of PyTorch's fused layers: the fused kernel normally, the engine
-    when probes are attached (the fused kernel hides the states between timesteps)."""
+    """Mixin for subclasses of PyTorch's fused layers. ``backend`` picks where they run:
+    ``fused`` (the fused kernel), ``stepped`` (the engine, same parameters) or ``auto``: the
+    engine where an option needs it (zoneout) or where it was measured to be faster on the
+    input's device (``engine_faster_on``), else the fused kernel. With probes attached they
+    always run on the engine (the fused kernel hides the states between timesteps)."""
+
+    #: Device types where the engine trained faster than the fused kernel (measured with
+    #: ``python scripts/bench.py --only engine``); ``backend=auto`` uses the engine there.
+    engine_faster_on: ClassVar[frozenset[str]] = frozenset()
+    backend: str = "auto"
+    recurrent_init: str = "default"
+    zoneout: float = 0.0
+    hidden_size: int
+
+    def set_options(self, backend: str, recurrent_init: str, zoneout: float = 0.0) -> None:
+        """Store and check the shared options; call before the fused layer's ``__init__`` (its
+        ``reset_parameters`` reads them)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"model.backend={backend!r} must be one of {', '.join(BACKENDS)}")
+        check_zoneout(zoneout)
+        if zoneout and backend == "fused":
+            raise ValueError(
+                f"model.zoneout={zoneout} needs the step-by-step engine and model.backend=fused "
+                "is the fused kernel, which has no zoneout: set model.backend=auto (or stepped)"
+            )
+        self.backend, self.recurrent_init, self.zoneout = backend, recurrent_init, zoneout
+
+    def runs_stepped(self, device: torch.device | str) -> bool:
+        """Whether training on ``device`` runs on the engine (``backend`` resolved)."""
+        if self.backend == "auto":
+            return bool(self.zoneout) or torch.device(device).type in self.engine_faster_on
+        return self.backend == "stepped"
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()  # type: ignore[misc]
+        cell = self.cell_class
+        for layer in range(self.num_layers):
+            init_options(
+                getattr(self, f"weight_hh_l{layer}"),
+                getattr(self, f"bias_ih_l{layer}", None),
+                getattr(self, f"bias_hh_l{layer}", None),
+                self.hidden_size,
+                recurrent_init=self.recurrent_init,
+                forget_gate=cell.forget_gate,
+                input_gate=cell.input_gate,
+                forget_bias=getattr(self, "forget_bias", None),
+                chrono_tmax=getattr(self, "chrono_tmax", None),
+            )
 
     def forward(
         self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
     ) -> tuple[Tensor, Hidden]:
-        if probes is not None:
+        if probes is not None or self.runs_stepped(input.device):
             return self.forward_stepped(input, hx, probes)
         return super().forward(input, hx)  # type: ignore[misc]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, backend={self.backend}"  # type: ignore[misc]
 
 
 class FusedRNN(FusedCore, nn.RNN):
     cell_class = RNNCell
 
+    def __init__(
+        self, *args: Any, recurrent_init: str = "default", backend: str = "auto", **kwargs: Any
+    ) -> None:
+        self.set_options(backend, recurrent_init)
+        super().__init__(*args, **kwargs)
+
     def cell_options(self) -> dict[str, Any]:
-        return {"nonlinearity": self.nonlinearity}
+        return {"nonlinearity": self.nonlinearity, "recurrent_init": self.recurrent_init}
 
 
 class FusedLSTM(FusedCore, nn.LSTM):
     cell_class = LSTMCell
 
-    def __init__(self, *args: Any, forget_bias: float = 1.0, **kwargs: Any) -> None:
-        self.forget_bias = forget_bias
+    def __init__(
+        self,
+        *args: Any,
+        forget_bias: float = 1.0,
+        chrono_tmax: float | None = None,
+        zoneout: float = 0.0,
+        recurrent_init: str = "default",
+        backend: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        self.set_options(backend, recurrent_init, zoneout)
+        self.forget_bias, self.chrono_tmax = forget_bias, chrono_tmax
+        # The checks of the cell (chrono_tmax's range) before any work.
+        LSTMCell(1, 1, device="meta", **self.cell_options())
         super().__init__(*args, **kwargs)
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        for layer in range(self.num_layers):
-            init_forget_bias(
-                getattr(self, f"bias_ih_l{layer}", None),
-                getattr(self, f"bias_hh_l{layer}", None),
-                self.hidden_size,
-                getattr(self, "forget_bias", 1.0),
-            )
-
     def cell_options(self) -> dict[str, Any]:
-        return {"forget_bias": self.forget_bias}
+        return {
+            "forget_bias": self.forget_bias,
+            "chrono_tmax": self.chrono_tmax,
+            "zoneout": self.zoneout,
+            "recurrent_init": self.recurrent_init,
+        }
 
 
 class FusedGRU(FusedCore, nn.GRU):
     cell_class = GRUCell
+
+    def __init__(
+        self,
+        *args: Any,
+        zoneout: float = 0.0,
+        recurrent_init: str = "default",
+        backend: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        self.set_options(backend, recurrent_init, zoneout)
+        super().__init__(*args, **kwargs)
+
+    def cell_options(self) -> dict[str, Any]:
+        return {"zoneout": self.zoneout, "recurrent_init": self.recurrent_init}
 
 
 class StepRNN(CellStack, nn.Module):

@@ -1,4 +1,5 @@
-"""``model=rnn``: the vanilla (Elman) RNN, tanh or ReLU, on PyTorch's fused ``nn.RNN``."""
+"""``model=rnn``: the vanilla (Elman) RNN, tanh or ReLU, on PyTorch's fused ``nn.RNN`` (or, by
+``backend``, the engine)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from seqnet.models.cores import FusedRNN
+from seqnet.models.options import Backend, RecurrentInit
 from seqnet.models.registry import ModelConfig, register_model
 
 
@@ -18,6 +20,8 @@ class Nonlinearity(Enum):
 class RNNConfig(ModelConfig):
     name: str = "rnn"
     nonlinearity: Nonlinearity = Nonlinearity.tanh
+    recurrent_init: RecurrentInit = RecurrentInit.default
+    backend: Backend = Backend.auto
 
 
 register_model("rnn", config=RNNConfig)(FusedRNN)

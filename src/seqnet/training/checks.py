@@ -51,11 +51,19 @@ def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
         )
 
 
+#: Model keys that choose how a model runs, not what it computes: they may change on resume.
+RUNTIME_MODEL_KEYS = ("backend",)
+
+
 def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
     """The checkpoint must hold the model (and optimizer) that this config builds."""
     saved = checkpoint["config"]
     for group in ("model", "optim"):
         current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
+        saved_group = saved[group]
+        if group == "model":
+            saved_group = {k: v for k, v in saved_group.items() if k not in RUNTIME_MODEL_KEYS}
+            current = {k: v for k, v in current.items() if k not in RUNTIME_MODEL_KEYS}
         if group == "optim":  # the learning rate etc. may change on resume; the class may not
             saved_target, current_target = saved[group].get("_target_"), current["_target_"]
             if saved_target != current_target:
@@ -64,11 +72,11 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
                     f"for {current_target}; choose the same optim=..."
                 )
             continue
-        if saved[group] != current:
+        if saved_group != current:
             diff = sorted(
-                k for k in set(saved[group]) | set(current) if saved[group].get(k) != current.get(k)
+                k for k in set(saved_group) | set(current) if saved_group.get(k) != current.get(k)
             )
-            wanted = " ".join(f"{group}.{k}={saved[group].get(k)}" for k in diff)
+            wanted = " ".join(f"{group}.{k}={saved_group.get(k)}" for k in diff)
             raise CheckpointError(
                 f"checkpoint {cfg.ckpt_path} holds a different {group} ({', '.join(diff)} "
                 f"differ); resume with the checkpoint's settings: {wanted}"

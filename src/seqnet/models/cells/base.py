@@ -5,70 +5,124 @@ projection is split out so the engine applies it to the whole sequence in one ma
 only the recurrent part runs per step. Parameter names follow ``torch.nn.LSTMCell``
 (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``), so a cell can share the weights of one
 layer of a fused ``nn.LSTM`` (``weight_ih_l0`` ...) without copying them.
+
+Shared behaviour lives here, as in haste: parameter creation, the initialisation options
+(``recurrent_init``, ``forget_bias``, ``chrono_tmax``; see ``cells.init``) and zoneout
+(``zone``). A variant sets a few class attributes, adds its own parameters in
+``extra_parameters`` and writes ``step``.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from seqnet.models.cells import init
+
 State = tuple[Tensor, ...]
 
 
 class Cell(nn.Module):
-    """Base class: subclasses set ``state_names`` and ``gate_count`` and implement ``step``."""
+    """Base class: subclasses set the class attributes below and implement ``step``.
+
+    Options (keywords, each cell's constructor lists the ones that apply to it):
+    ``zoneout`` (Krueger et al. 2017: in training each unit keeps its previous state with this
+    probability, in evaluation the state is the expectation), ``recurrent_init``,
+    ``forget_bias`` and ``chrono_tmax`` (see ``cells.init``).
+    """
 
     #: Names of the state tensors, output first (``("h",)`` or ``("h", "c")``).
     state_names: ClassVar[tuple[str, ...]] = ("h",)
-    #: Number of stacked gate blocks in ``weight_ih`` / ``weight_hh``.
+    #: Number of stacked gate blocks in ``weight_ih`` / ``bias_ih``.
     gate_count: ClassVar[int] = 1
+    #: The recurrent weight: ``"matrix"`` (``weight_hh`` (gates*H, H) and ``bias_hh``),
+    #: ``"vector"`` (``weight_hh`` (gates*H,): IndRNN) or ``None`` (no recurrent weight).
+    recurrent: ClassVar[Literal["matrix", "vector"] | None] = "matrix"
+    #: Gate blocks that ``forget_bias`` and ``chrono_tmax`` write (None: the cell has none).
+    forget_gate: ClassVar[int | None] = None
+    input_gate: ClassVar[int | None] = None
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         bias: bool = True,
+        *,
+        zoneout: float = 0.0,
+        recurrent_init: str = "default",
+        forget_bias: float | None = None,
+        chrono_tmax: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if input_size < 1 or hidden_size < 1:
             raise ValueError(
-                f"{type(self).__name__} needs input_size >= 1 and hidden_size >= 1, "
+                f"{name} needs input_size >= 1 and hidden_size >= 1, "
                 f"got input_size={input_size}, hidden_size={hidden_size}"
             )
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        init.check_zoneout(zoneout)
+        init.check_recurrent_init(recurrent_init)
+        init.check_forget_bias(forget_bias, name, self.forget_gate)
+        init.check_chrono(chrono_tmax, name, self.forget_gate)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.zoneout, self.recurrent_init = zoneout, recurrent_init
+        self.forget_bias, self.chrono_tmax = forget_bias, chrono_tmax
+
         gates = self.gate_count * hidden_size
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, **factory))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(gates, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(gates, **factory))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+
+        def param(*shape: int, keep: bool = True) -> nn.Parameter | None:
+            return nn.Parameter(torch.empty(shape, **factory)) if keep else None
+
+        matrix = self.recurrent == "matrix"
+        self.weight_ih = param(gates, input_size)
+        hh_shape = (gates, hidden_size) if matrix else (gates,)
+        self.register_parameter("weight_hh", param(*hh_shape, keep=self.recurrent is not None))
+        self.register_parameter("bias_ih", param(gates, keep=bias))
+        self.register_parameter("bias_hh", param(gates, keep=bias and matrix))
+        for pname, p in self.extra_parameters(bias, factory).items():
+            self.register_parameter(pname, p)
+        if torch.device(device or "cpu").type != "meta":  # meta: from_parameters shares weights
+            self.reset_parameters()
+
+    def extra_parameters(
+        self, bias: bool, factory: dict[str, Any]
+    ) -> dict[str, nn.Parameter | None]:
+        """A variant's own parameters (peepholes, layer-norm gains), by name; None registers
+        an absent one (as ``bias_ih`` without bias)."""
+        return {}
 
     def reset_parameters(self) -> None:
-        """PyTorch's default for its recurrent layers: U(-1/sqrt(H), 1/sqrt(H)) everywhere."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        """PyTorch's default for its recurrent layers, U(-1/sqrt(H), 1/sqrt(H)) everywhere,
+        then the initialisation options."""
+        bound = init.default_bound(self.hidden_size)
         for p in self.parameters(recurse=False):
             nn.init.uniform_(p, -bound, bound)
+        init.init_options(
+            self.weight_hh if self.recurrent == "matrix" else None,
+            self.bias_ih,
+            self.bias_hh,
+            self.hidden_size,
+            recurrent_init=self.recurrent_init,
+            forget_gate=self.forget_gate,
+            input_gate=self.input_gate,
+            forget_bias=self.forget_bias,
+            chrono_tmax=self.chrono_tmax,
+        )
 
     @classmethod
     def from_parameters(cls, params: dict[str, nn.Parameter], **options: Any) -> Cell:
         """A cell that shares (does not copy) ``params``, e.g. one layer of a fused ``nn.LSTM``."""
-        weight_ih, weight_hh = params["weight_ih"], params["weight_hh"]
+        weight_ih = params["weight_ih"]
         # Build on the meta device so no storage is allocated, then point at the shared tensors.
         cell = cls(
             weight_ih.shape[1],
-            weight_hh.shape[1],
+            weight_ih.shape[0] // cls.gate_count,
             bias=params.get("bias_ih") is not None,
             device="meta",
             **options,
@@ -101,5 +155,30 @@ class Cell(nn.Module):
         """
         raise NotImplementedError
 
+    def zone(self, previous: Tensor, new: Tensor) -> Tensor:
+        """Zoneout: in training each unit keeps ``previous`` with probability ``zoneout`` (a
+        new mask each step, from the global generator); in evaluation the expectation,
+        ``zoneout * previous + (1 - zoneout) * new``. Without zoneout, ``new``."""
+        if not self.zoneout:
+            return new
+        if self.training:
+            keep = torch.empty_like(new).bernoulli_(self.zoneout)
+            return torch.lerp(new, previous, keep)
+        return torch.lerp(new, previous, self.zoneout)
+
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
+        options = [f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"]
+        if self.zoneout:
+            options.append(f"zoneout={self.zoneout}")
+        if self.recurrent_init != "default":
+            options.append(f"recurrent_init={self.recurrent_init}")
+        if self.chrono_tmax is not None:
+            options.append(f"chrono_tmax={self.chrono_tmax}")
+        return ", ".join(options)
+
+
+def probed(state: State, probe: State | None) -> State:
+    """``state`` with each probe added (see ``Cell.step``)."""
+    if probe is None:
+        return state
+    return tuple(s + p for s, p in zip(state, probe, strict=True))

@@ -6,21 +6,44 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State
+from seqnet.models.cells.base import Cell, State, probed
 
 
 class GRUCell(Cell):
     state_names = ("h",)
     gate_count = 3
 
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        zoneout: float = 0.0,
+        recurrent_init: str = "default",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            zoneout=zoneout,
+            recurrent_init=recurrent_init,
+            device=device,
+            dtype=dtype,
+        )
+
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
-        h_proj = F.linear(h, self.weight_hh, self.bias_hh)
-        x_r, x_z, x_n = x_proj.chunk(3, dim=-1)
-        h_r, h_z, h_n = h_proj.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
+        return probed((self.zone(h, self.update(x_proj, h, self.recurrent_input(h))),), probe)
+
+    def recurrent_input(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight_hh, self.bias_hh)
+
+    def update(self, x_proj: Tensor, h: Tensor, h_proj: Tensor) -> Tensor:
+        """The GRU update from the projected input and the projected previous state."""
+        H2 = 2 * self.hidden_size
+        r, z = (x_proj[:, :H2] + h_proj[:, :H2]).sigmoid().chunk(2, dim=-1)
         # b_hn stays inside the reset gate's product, as in PyTorch (and cuDNN).
-        n = torch.tanh(x_n + r * h_n)
-        h = n + z * (h - n)
-        return (h,) if probe is None else (h + probe[0],)
+        n = torch.addcmul(x_proj[:, H2:], r, h_proj[:, H2:]).tanh()
+        return torch.lerp(n, h, z)  # (1 - z) * n + z * h

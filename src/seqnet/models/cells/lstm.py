@@ -1,17 +1,27 @@
-"""LSTM cell with PyTorch's gate order (input, forget, cell, output), as torch.nn.LSTMCell."""
+"""LSTM cell with PyTorch's gate order (input, forget, cell, output), as torch.nn.LSTMCell.
+
+``LSTMCell`` is also the base of the LSTM variants (peephole, CIFG, layer norm): they share its
+options and ``finish``, which applies zoneout and the probes in the right order.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State
+from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.cells.init import init_forget_bias
+
+__all__ = ["LSTMCell", "init_forget_bias"]
 
 
 class LSTMCell(Cell):
     state_names = ("h", "c")
     gate_count = 4
+    input_gate, forget_gate = 0, 1
 
     def __init__(
         self,
@@ -19,40 +29,58 @@ class LSTMCell(Cell):
         hidden_size: int,
         bias: bool = True,
         forget_bias: float = 1.0,
+        chrono_tmax: float | None = None,
+        zoneout: float = 0.0,
+        recurrent_init: str = "default",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        self.forget_bias = forget_bias
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            forget_bias=forget_bias,
+            chrono_tmax=chrono_tmax,
+            zoneout=zoneout,
+            recurrent_init=recurrent_init,
+            device=device,
+            dtype=dtype,
+        )
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        init_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
+    def project_input(self, x: Tensor) -> Tensor:
+        # Both biases are added once here rather than b_hh at every step.
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.linear(x, self.weight_ih, bias)
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        gates = x_proj + F.linear(h, self.weight_hh, self.bias_hh)
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        gates = torch.addmm(x_proj, h, self.weight_hh.t())
+        # One sigmoid over all four blocks (the cell block's is unused) is cheaper than three.
+        i, f, _, o = gates.sigmoid().chunk(4, dim=-1)
+        H = self.hidden_size
+        g = gates[:, 2 * H : 3 * H].tanh()
+        c_new = torch.addcmul(f * c, i, g)
+        return self.finish(state, c_new, lambda c_t: o * c_t.tanh(), probe)
+
+    def finish(
+        self,
+        state: State,
+        c_new: Tensor,
+        output: Callable[[Tensor], Tensor],
+        probe: State | None,
+    ) -> State:
+        """The new state from the new cell state ``c_new`` and ``output(c_t) -> h_t``.
+
+        Without zoneout the c probe is added before ``h_t`` is computed from ``c_t``, so it sees
+        the path through ``h_t``. With zoneout (Krueger et al. 2017, eq. for the LSTM) ``h_t`` is
+        the output of the un-zoned ``c_t``, then both states are zoned; the probes go on the
+        zoned states, which are what the next step reads.
+        """
+        h, c = state
+        if self.zoneout:
+            h_new = output(c_new)
+            return probed((self.zone(h, h_new), self.zone(c, c_new)), probe)
         if probe is not None:
-            c = c + probe[1]  # before h_t uses c_t, so the c probe sees the path through h_t
-        h = torch.sigmoid(o) * torch.tanh(c)
-        if probe is not None:
-            h = h + probe[0]
-        return h, c
-
-
-@torch.no_grad()
-def init_forget_bias(
-    bias_ih: torch.Tensor | None, bias_hh: torch.Tensor | None, hidden_size: int, value: float
-) -> None:
-    """Set the forget-gate bias to ``value`` once: in ``bias_ih``, with ``bias_hh``'s block at 0.
-
-    The effective bias is the sum of the two vectors, so writing ``value`` into both would
-    double it.
-    """
-    if bias_ih is None or bias_hh is None:
-        return
-    forget = slice(hidden_size, 2 * hidden_size)
-    bias_ih[forget] = value
-    bias_hh[forget] = 0.0
+            c_new = c_new + probe[1]
+        h_new = output(c_new)
+        return (h_new if probe is None else h_new + probe[0]), c_new

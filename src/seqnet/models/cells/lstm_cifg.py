@@ -1,0 +1,30 @@
+"""LSTM with coupled input and forget gates, CIFG (Greff et al. 2017, "LSTM: A Search Space
+Odyssey"): the input gate is i = 1 - f, so there are three gate blocks (f, g, o):
+
+    f = sigmoid(a_f)    g = tanh(a_g)    o = sigmoid(a_o)
+    c_t = f * c_{t-1} + (1 - f) * g      h_t = o * tanh(c_t)
+
+with a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh. ``chrono_tmax`` sets only the forget bias (there
+is no input gate of its own).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from seqnet.models.cells.base import State
+from seqnet.models.cells.lstm import LSTMCell
+
+
+class CIFGLSTMCell(LSTMCell):
+    gate_count = 3
+    forget_gate, input_gate = 0, None
+
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
+        h, c = state
+        gates = torch.addmm(x_proj, h, self.weight_hh.t())
+        f, _, o = gates.sigmoid().chunk(3, dim=-1)
+        H = self.hidden_size
+        c_new = torch.lerp(gates[:, H : 2 * H].tanh(), c, f)  # f * c + (1 - f) * g
+        return self.finish(state, c_new, lambda c_t: o * c_t.tanh(), probe)

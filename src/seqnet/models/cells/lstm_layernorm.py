@@ -1,0 +1,65 @@
+"""Layer-normalised LSTM (Ba, Kiros and Hinton 2016): the input and the recurrent gate
+pre-activations are normalised separately (over all four gate blocks together), and so is the
+cell state on its way to the output:
+
+    a = LN(W_ih x_t) * gain_ih + b_ih + LN(W_hh h_{t-1}) * gain_hh + b_hh      (i, f, g, o)
+    c_t = sigmoid(a_f) * c_{t-1} + sigmoid(a_i) * tanh(a_g)
+    h_t = sigmoid(a_o) * tanh(LN(c_t) * gain_c + bias_c)
+
+LN(v) = (v - mean(v)) / sqrt(var(v) + 1e-5) over the feature dimension. The gains start at 1 and
+``bias_c`` at 0; the biases b_ih, b_hh play the role of the shifts of the first two norms (so the
+forget bias and chrono initialisation keep their meaning). The cell state carried to the next
+step is the un-normalised c_t.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from seqnet.models.cells.base import State
+from seqnet.models.cells.lstm import LSTMCell
+
+EPS = 1e-5
+
+
+class LayerNormLSTMCell(LSTMCell):
+    def extra_parameters(
+        self, bias: bool, factory: dict[str, Any]
+    ) -> dict[str, nn.Parameter | None]:
+        gates, H = self.gate_count * self.hidden_size, self.hidden_size
+        return {
+            "gain_ih": nn.Parameter(torch.empty(gates, **factory)),
+            "gain_hh": nn.Parameter(torch.empty(gates, **factory)),
+            "gain_c": nn.Parameter(torch.empty(H, **factory)),
+            "bias_c": nn.Parameter(torch.empty(H, **factory)) if bias else None,
+        }
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            for gain in (self.gain_ih, self.gain_hh, self.gain_c):
+                gain.fill_(1.0)
+            if self.bias_c is not None:
+                self.bias_c.zero_()
+
+    def project_input(self, x: Tensor) -> Tensor:
+        gates = F.layer_norm(F.linear(x, self.weight_ih), self.gain_ih.shape, self.gain_ih, eps=EPS)
+        # Both biases are added once here rather than b_hh at every step.
+        return gates if self.bias_ih is None else gates + (self.bias_ih + self.bias_hh)
+
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
+        h, c = state
+        recurrent = F.layer_norm(h @ self.weight_hh.t(), self.gain_hh.shape, self.gain_hh, eps=EPS)
+        gates = x_proj + recurrent
+        i, f, _, o = gates.sigmoid().chunk(4, dim=-1)
+        H = self.hidden_size
+        c_new = torch.addcmul(f * c, i, gates[:, 2 * H : 3 * H].tanh())
+
+        def output(c_t: Tensor) -> Tensor:
+            return o * F.layer_norm(c_t, (H,), self.gain_c, self.bias_c, eps=EPS).tanh()
+
+        return self.finish(state, c_new, output, probe)

@@ -1,0 +1,51 @@
+"""minGRU (Feng et al. 2024, "Were RNNs All We Needed?"): a GRU whose gate and candidate depend
+on the input only, so that it trains with a parallel scan (``models.scan``):
+
+    z_t = sigmoid(k_z)       h~_t = g(k_h)       h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+with (k_z, k_h) = W_ih x_t + b_ih and g the paper's positive activation (x + 1/2 for x >= 0,
+sigmoid(x) below), the log-space version of the paper. ``step`` is the sequential form (what the
+gradient probes run); ``scan`` the log-space parallel form, the same function.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.scan import log_linear_scan, log_positive, positive
+
+
+class MinGRUCell(Cell):
+    state_names = ("h",)
+    gate_count = 2
+    recurrent = None
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """(z_t, h~_t) for every step: all the sequential step needs."""
+        k_z, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+        return torch.cat((k_z.sigmoid(), positive(k_h)), dim=-1)
+
+    def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
+        (h,) = state
+        z, candidate = x_proj.chunk(2, dim=-1)
+        return probed((torch.lerp(h, candidate, z),), probe)  # h + z * (h~ - h)
+
+    def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
+        """All h_t for x (batch, time, input) at once: log a_t = log(1 - z_t) = -softplus(k_z),
+        log b_t = log z_t + log g(k_h)."""
+        k_z, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+        log_b = -F.softplus(-k_z) + log_positive(k_h)
+        return log_linear_scan(-F.softplus(k_z), log_b, h0)
