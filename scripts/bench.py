@@ -18,6 +18,13 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    model (target: <= 3x); float64 for information.
 4. ``train(cfg)`` with gradient profiles every 100 steps against with them off (target: >= 0.95x
    its steps/s).
+5. The engine running the standard LSTM cell against the fused ``nn.LSTM`` (target: <= 1.6x its
+   training-step time) and every variant (target: <= 2x).
+6. The engine LSTM's step time at T = 100, 200, 400, 800 (target: within 10% of a line).
+7. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU`` (target: >= 3x
+   faster at T=200; the other lengths for information).
+8. rnn / lstm / gru on the engine against the fused kernel on this device (information: what
+   ``model.backend=auto`` should run here).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -45,6 +52,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.denormal import bench_denormal, denormal_worker
+from benchmarks.engine import bench_backends, bench_engine, bench_growth
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
 from benchmarks.profiles import bench_profile
 from benchmarks.training import bench_grad_log, bench_loop
@@ -92,6 +100,21 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "grad_log": (
         "train() with grad logging vs without",
         lambda c: [bench_grad_log(c.runs, c.settings)],
+        False,
+    ),
+    "engine": (
+        "engine LSTM and every variant vs fused nn.LSTM (train step)",
+        lambda c: bench_engine(c.runs, c.settings, c.device),
+        False,
+    ),
+    "growth": (
+        "engine step time against T; minGRU/minLSTM scan vs fused nn.GRU",
+        lambda c: bench_growth(c.runs, c.settings, c.device),
+        False,
+    ),
+    "backends": (
+        "rnn/lstm/gru: engine vs fused kernel on this device",
+        lambda c: bench_backends(c.runs, c.settings, c.device),
         False,
     ),
 }

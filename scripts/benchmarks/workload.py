@@ -55,6 +55,9 @@ class Settings:
     grad_short: int  # measurement 4: train runs of two lengths, multiples of grad_every
     grad_long: int
     grad_every: int  # measurement 4: grad_log.every_n_steps when on
+    engine_repeats: int  # measurements 5-8 (engine and variants): interleaved repeats
+    engine_steps: int  # training steps timed per contender and repeat
+    engine_lengths: tuple[int, ...]  # sequence lengths of the growth-with-T measurement
 
 
 FULL = Settings(
@@ -69,6 +72,9 @@ FULL = Settings(
     grad_short=100,
     grad_long=300,
     grad_every=100,
+    engine_repeats=5,
+    engine_steps=3,
+    engine_lengths=(100, 200, 400, 800),
 )
 # Every 20 steps in the quick run, so that it still measures profiles between the first and the
 # last step; its ratio is therefore not comparable with the full run's.
@@ -84,6 +90,9 @@ QUICK = Settings(
     grad_short=20,
     grad_long=60,
     grad_every=20,
+    engine_repeats=2,
+    engine_steps=1,
+    engine_lengths=(100, 200, 400),
 )
 
 

@@ -250,6 +250,13 @@ class StepRNN(CellStack, nn.Module):
     def cell_options(self) -> dict[str, Any]:
         return dict(self._cell_options)
 
+    def extra_repr(self) -> str:
+        options = "".join(f", {k}={v}" for k, v in self._cell_options.items())
+        return (
+            f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}, "
+            f"num_layers={self.num_layers}, batch_first={self.batch_first}{options}"
+        )
+
     def _cell_parameter_names(self) -> list[str]:
         return list(self._names)
 

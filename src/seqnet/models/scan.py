@@ -7,9 +7,14 @@ input only, so their recurrence is linear in the state: h_t = a_t * h_{t-1} + b_
 
     h_t = A_t * h_0 + A_t * sum_{k <= t} b_k / A_k,        A_t = a_1 * ... * a_t,
 
-which ``log_linear_scan`` computes for the whole sequence at once in log space (a cumulative
-sum and a ``logcumsumexp``, as in the paper), with no per-step Python loop. The h_0 term is
-added outside the logarithm, so h_0 may have any sign (a given ``hx``).
+which ``log_linear_scan`` computes for the whole sequence at once in log space, as in the paper:
+log A_t is a cumulative sum and the sum a prefix log-sum-exp of log b_k - log A_k. The h_0 term
+is added outside the logarithm, so h_0 may have any sign (a given ``hx``).
+
+The prefix log-sum-exp is ``torch.logcumsumexp`` (a parallel scan) on GPU. On CPU PyTorch's
+kernel is a scalar loop (55 ms forward, 190 ms forward and backward for 64 x 200 x 128 here),
+so there ``prefix_logsumexp`` runs the same recurrence, s_t = logaddexp(s_{t-1}, v_t), as a loop
+over time vectorised over batch and units, with its backward written out (17 ms, 11x faster).
 """
 
 from __future__ import annotations
@@ -27,11 +32,56 @@ from seqnet.models.engine import Probes
 def log_linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) -> Tensor:
     """All h_t of h_t = a_t * h_{t-1} + b_t along dim 1, from log a_t and log b_t (batch, time,
     hidden) and h_0 (batch, hidden; None: zero)."""
-    log_a_star = log_a.cumsum(dim=1)
-    h = torch.exp(log_a_star + torch.logcumsumexp(log_b - log_a_star, dim=1))
+    decay = (-log_a).cumsum(dim=1)
+    return scan_with_decay(decay, log_b + decay, h0)
+
+
+def scan_with_decay(decay: Tensor, v: Tensor, h0: Tensor | None = None) -> Tensor:
+    """``log_linear_scan`` from decay_t = -log A_t = -sum_{k <= t} log a_k and
+    v_t = log b_t + decay_t (the cells build both with as few passes over the data as they can):
+    h_t = exp(logsumexp_{k <= t} v_k - decay_t) + exp(-decay_t) h_0."""
+    h = torch.exp(prefix_logsumexp(v) - decay)
     if h0 is not None:
-        h = h + torch.exp(log_a_star) * h0.unsqueeze(1)
+        h = h + torch.exp(-decay) * h0.unsqueeze(1)
     return h
+
+
+def prefix_logsumexp(v: Tensor) -> Tensor:
+    """``torch.logcumsumexp(v, dim=1)`` for v (batch, time, hidden), fast on every device."""
+    if v.device.type == "cpu":
+        return _PrefixLogSumExp.apply(v)
+    return torch.logcumsumexp(v, dim=1)
+
+
+class _PrefixLogSumExp(torch.autograd.Function):
+    """s_t = log(exp(s_{t-1}) + exp(v_t)) as a loop over time on (batch, hidden) slices.
+
+    Backward: dL/dv_k = exp(v_k - s_k) * r_k with r_k = sum_{t >= k} g_t exp(s_k - s_t), which
+    is the reverse recurrence r_k = g_k + exp(s_k - s_{k+1}) r_{k+1}; s is non-decreasing, so
+    every factor is <= 1 and the recurrence is stable in linear space.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, v: Tensor) -> Tensor:
+        v = v.transpose(0, 1).contiguous()  # time first: each step is one contiguous slice
+        s = torch.empty_like(v)
+        s[0] = v[0]
+        for t in range(1, len(v)):
+            torch.logaddexp(s[t - 1], v[t], out=s[t])
+        ctx.save_for_backward(v, s)
+        return s.transpose(0, 1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        v, s = ctx.saved_tensors
+        g = grad.transpose(0, 1).contiguous()
+        decay = torch.exp(s[:-1] - s[1:])
+        r = torch.empty_like(g)
+        r[-1] = g[-1]
+        for t in range(len(g) - 2, -1, -1):
+            torch.addcmul(g[t], decay[t], r[t + 1], out=r[t])
+        return (torch.exp(v - s) * r).transpose(0, 1)
 
 
 def positive(x: Tensor) -> Tensor:
@@ -41,8 +91,9 @@ def positive(x: Tensor) -> Tensor:
 
 
 def log_positive(x: Tensor) -> Tensor:
-    """log g(x), computed without forming g(x) where it would lose precision."""
-    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
+    """log g(x), computed without forming g(x) where it would lose precision: below 0,
+    log sigmoid(x) = x - softplus(x)."""
+    return torch.where(x >= 0, (x.clamp(min=0) + 0.5).log(), x - F.softplus(x))
 
 
 class ScanRNN(StepRNN):

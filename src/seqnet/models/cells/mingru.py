@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import log_linear_scan, log_positive, positive
+from seqnet.models.scan import log_positive, positive, scan_with_decay
 
 
 class MinGRUCell(Cell):
@@ -44,8 +44,9 @@ class MinGRUCell(Cell):
         return probed((torch.lerp(h, candidate, z),), probe)  # h + z * (h~ - h)
 
     def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
-        """All h_t for x (batch, time, input) at once: log a_t = log(1 - z_t) = -softplus(k_z),
-        log b_t = log z_t + log g(k_h)."""
+        """All h_t for x (batch, time, input) at once: log a_t = log(1 - z_t) = -softplus(k_z)
+        and log b_t = log z_t + log g(k_h), with log z_t = k_z - softplus(k_z)."""
         k_z, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
-        log_b = -F.softplus(-k_z) + log_positive(k_h)
-        return log_linear_scan(-F.softplus(k_z), log_b, h0)
+        minus_log_a = F.softplus(k_z)
+        decay = minus_log_a.cumsum(dim=1)
+        return scan_with_decay(decay, k_z + log_positive(k_h) + (decay - minus_log_a), h0)

@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import log_linear_scan, log_positive, positive
+from seqnet.models.scan import log_positive, positive, scan_with_decay
 
 
 class MinLSTMCell(Cell):
@@ -60,7 +60,9 @@ class MinLSTMCell(Cell):
 
     def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
         """All h_t for x (batch, time, input) at once. With d = log i - log f =
-        softplus(-k_f) - softplus(-k_i): log f' = -softplus(d), log i' = -softplus(-d)."""
+        softplus(-k_f) - softplus(-k_i): log f' = -softplus(d), log i' = d - softplus(d)."""
         k_f, k_i, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=-1)
         d = F.softplus(-k_f) - F.softplus(-k_i)
-        return log_linear_scan(-F.softplus(d), -F.softplus(-d) + log_positive(k_h), h0)
+        minus_log_f = F.softplus(d)
+        decay = minus_log_f.cumsum(dim=1)
+        return scan_with_decay(decay, d + log_positive(k_h) + (decay - minus_log_f), h0)
