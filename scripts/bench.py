@@ -25,6 +25,8 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    faster at T=200; the other lengths for information).
 8. rnn / lstm / gru on the engine against the fused kernel on this device (information: what
    ``model.backend=auto`` should run here).
+9. ``torch.compile`` of the engine's LSTM step and of minGRU's scan against eager (information,
+   with the compile time).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -51,6 +53,7 @@ from pathlib import Path
 # before any tensor work); the benchmark modules import seqnet inside their functions.
 import torch
 
+from benchmarks.compile import bench_compile
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.engine import bench_backends, bench_engine, bench_growth
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
@@ -115,6 +118,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "backends": (
         "rnn/lstm/gru: engine vs fused kernel on this device",
         lambda c: bench_backends(c.runs, c.settings, c.device),
+        False,
+    ),
+    "compile": (
+        "torch.compile on the engine and the scan (information)",
+        lambda c: bench_compile(c.runs, c.settings, c.device),
         False,
     ),
 }

@@ -49,9 +49,12 @@ PLAIN = ("rnn", "lstm", "gru")
 StepFn = Callable[[], None]
 
 
-def training_step(runs: SeqnetRuns, device: torch.device, seq_len: int, *overrides: str) -> StepFn:
+def training_step(
+    runs: SeqnetRuns, device: torch.device, seq_len: int, *overrides: str, warm: bool = True
+) -> StepFn:
     """One training step of the seqnet model that ``overrides`` compose, on the adding problem
-    at ``seq_len`` (a new batch each call, as in training)."""
+    at ``seq_len`` (a new batch each call, as in training); run once untimed unless ``warm`` is
+    false."""
     from seqnet.data.adding import AddingProblem
     from seqnet.models import build_model
 
@@ -70,7 +73,8 @@ def training_step(runs: SeqnetRuns, device: torch.device, seq_len: int, *overrid
         optimizer.step()
         loss.item()
 
-    step()  # warm-up: allocator, oneDNN primitives
+    if warm:
+        step()  # warm-up: allocator, oneDNN primitives
     return step
 
 

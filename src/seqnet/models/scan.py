@@ -46,6 +46,7 @@ def scan_with_decay(decay: Tensor, v: Tensor, h0: Tensor | None = None) -> Tenso
     return h
 
 
+@torch.compiler.disable  # its loop would be unrolled into the graph
 def prefix_logsumexp(v: Tensor) -> Tensor:
     """``torch.logcumsumexp(v, dim=1)`` for v (batch, time, hidden), fast on every device."""
     if v.device.type == "cpu":
