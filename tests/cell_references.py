@@ -159,6 +159,9 @@ STEPS = {
     "minlstm": minlstm,
 }
 
+#: The variants: every model with a reference but the three on PyTorch's fused layers.
+VARIANTS = [name for name in STEPS if name not in ("rnn", "lstm", "gru")]
+
 
 def layer_parameters(core, layer: int) -> dict[str, Tensor]:
     suffix = f"_l{layer}"

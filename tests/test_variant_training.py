@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf, open_dict
 from torch import Tensor
 
-from cell_references import unrolled
+from cell_references import VARIANTS, unrolled
 from conftest import compose_config
 from seqnet.data import Task, TaskSpec, build_task
 from seqnet.data.base import Batch
@@ -23,16 +23,6 @@ from seqnet.models import MODEL_REGISTRY, GRUCell, build_model, register_model
 from seqnet.models.options import GatedConfig
 from seqnet.training.loop import train
 
-VARIANTS = [
-    "lstm_peephole",
-    "lstm_cifg",
-    "lstm_layernorm",
-    "gru_layernorm",
-    "indrnn",
-    "irnn",
-    "mingru",
-    "minlstm",
-]
 #: Every variant, the plain models with zoneout (on the engine), and some options.
 CASES = [(name, {}) for name in VARIANTS] + [
     ("lstm", {"zoneout": 0.2}),

@@ -8,21 +8,11 @@ import math
 import pytest
 import torch
 
-from cell_references import STEPS, g_positive, layer_parameters, sigmoid, unrolled
+from cell_references import STEPS, VARIANTS, g_positive, layer_parameters, sigmoid, unrolled
 from seqnet.models import MODEL_REGISTRY, FusedGRU, FusedLSTM, StepRNN, build_core, log_linear_scan
 from seqnet.models.cells import Cell
 from seqnet.models.scan import ScanRNN
 
-VARIANTS = [
-    "lstm_peephole",
-    "lstm_cifg",
-    "lstm_layernorm",
-    "gru_layernorm",
-    "indrnn",
-    "irnn",
-    "mingru",
-    "minlstm",
-]
 ZONEOUT_MODELS = ["lstm", "gru", "lstm_peephole", "lstm_cifg", "lstm_layernorm", "gru_layernorm"]
 INPUT, HIDDEN, BATCH, STEPS_T = 3, 4, 2, 6
 
