@@ -34,14 +34,16 @@ EXAMPLE = ROOT / "examples" / "custom_cell"
 EXAMPLE_ENTRY = EntryPoint("example_cell", "seqnet_example_cell", plugins.ENTRY_POINT_GROUP)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def plugin_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Whatever a test's plugins register is forgotten afterwards: registries, ConfigStore
+    """Only the plugins a test names are loaded (none by default, whatever this environment has
+    installed), and whatever they register is forgotten afterwards: registries, ConfigStore
     schemas, config paths and the plugin modules themselves."""
     models, tasks = dict(MODEL_REGISTRY), dict(TASK_REGISTRY)
     paths, loaded = list(plugins._config_paths), set(plugins._loaded)
     modules = set(sys.modules)
     monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
+    use_entry_points(monkeypatch)
     yield
     schemas = ConfigStore.instance().repo["schema"]
     for registry, saved, group in (
@@ -67,9 +69,7 @@ def use_entry_points(monkeypatch: pytest.MonkeyPatch, *entries: EntryPoint) -> N
 # ---------------------------------------------------------------------------- loading
 
 
-def test_plugin_model_is_a_choice_with_its_schema(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_plugin_model_is_a_choice_with_its_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     use_entry_points(monkeypatch, EXAMPLE_ENTRY)
     assert load_plugins() == ["example_cell"]
     assert load_plugins() == ["example_cell"]  # idempotent: nothing registered twice
@@ -108,9 +108,7 @@ def test_plugin_model_is_a_choice_with_its_schema(
     assert set(example) == set(lstm)
 
 
-def test_example_cell_is_a_leaky_tanh_rnn(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_example_cell_is_a_leaky_tanh_rnn(monkeypatch: pytest.MonkeyPatch) -> None:
     """h_t = (1 - leak) h_{t-1} + leak * (the tanh RNN's h_t), checked against RNNCell."""
     use_entry_points(monkeypatch, EXAMPLE_ENTRY)
     load_plugins()
@@ -127,9 +125,7 @@ def test_example_cell_is_a_leaky_tanh_rnn(
         cell_class(3, 4, leak=0.0)
 
 
-def test_plugin_that_raises_is_one_line(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_plugin_that_raises_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('boom\\non import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     use_entry_points(
@@ -145,9 +141,7 @@ def test_plugin_that_raises_is_one_line(
     )
 
 
-def test_missing_plugin_module_is_one_line(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_plugin_module_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     use_entry_points(monkeypatch, EntryPoint("gone", "no_such_module_x", plugins.ENTRY_POINT_GROUP))
     with pytest.raises(
         PluginError,
@@ -158,7 +152,7 @@ def test_missing_plugin_module_is_one_line(
 
 
 def test_plugin_registering_a_taken_name_is_one_line(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (tmp_path / "broken_plugin_taken.py").write_text(
         "from seqnet.models import register_model\n"
@@ -183,7 +177,7 @@ def test_config_dir_is_the_repository_configs_in_a_checkout() -> None:
 
 @pytest.mark.slow
 def test_run_composes_trains_and_returns_the_run(
-    plugin_sandbox: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     use_entry_points(monkeypatch, EXAMPLE_ENTRY)
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,6 @@
-"""``model=example_cell``: a leaky tanh RNN, h_t = (1 - leak) h_{t-1} + leak tanh(W x_t + U h_{t-1} + b).
+"""``model=example_cell``: a leaky tanh RNN,
+
+    h_t = (1 - leak) h_{t-1} + leak tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
 With ``leak`` < 1 part of the state is carried over unchanged, so the gradient through time
 decays more slowly than in the plain tanh RNN (``leak=1``). The cell is a ``seqnet.models.Cell``:
