@@ -19,6 +19,7 @@ import sysconfig
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import yaml
 
@@ -217,7 +218,17 @@ def test_plugin_model_trains_and_its_checkpoint_profiles(venv: SimpleNamespace) 
     ok(run([*grads, f"out={out}", "batch_size=8"], cwd, venv.env))
     profile = json.loads(out.read_text())
     assert (profile["model"], profile["step"], profile["seq_len"]) == ("example_cell", 4, 10)
-    assert len(profile["norms"]["h_l0"]) == 10
+    # The same probe batch and weights as the profile training logged at its last step.
+    with np.load(run_dir / "gradients.npz") as logged:
+        assert logged["steps"].tolist() == [0, 2, 4]
+        np.testing.assert_allclose(profile["norms"]["h_l0"], logged["h_l0"][-1], rtol=1e-6)
+    # seqnet-compare reads the run folder.
+    figure = cwd / "compare.png"
+    result = ok(
+        run([str(venv.scripts / "seqnet-compare"), str(run_dir), f"--out={figure}"], cwd, venv.env)
+    )
+    assert figure.stat().st_size > 0
+    assert run_dir.name in result.stdout
 
 
 def test_user_experiment_through_config_dir(venv: SimpleNamespace) -> None:
