@@ -70,9 +70,18 @@ def test_default_config_values() -> None:
 @pytest.mark.parametrize(
     ("name", "extra"),
     [
-        ("rnn", {"nonlinearity": "tanh"}),
-        ("lstm", {"forget_bias": 1.0}),
-        ("gru", {}),
+        ("rnn", {"nonlinearity": "tanh", "recurrent_init": "default", "backend": "auto"}),
+        (
+            "lstm",
+            {
+                "forget_bias": 1.0,
+                "chrono_tmax": None,
+                "zoneout": 0.0,
+                "recurrent_init": "default",
+                "backend": "auto",
+            },
+        ),
+        ("gru", {"zoneout": 0.0, "recurrent_init": "default", "backend": "auto"}),
     ],
 )
 def test_each_model_composes(name: str, extra: dict) -> None:
@@ -256,4 +265,4 @@ def test_unknown_model_lists_the_options() -> None:
     message = str(excinfo.value)
     assert "Could not find 'model/transformer'" in message
     options = message.split("Available options in 'model':")[1].split("Config search path")[0]
-    assert options.split() == ["gru", "lstm", "rnn"]
+    assert options.split() == sorted(MODEL_REGISTRY)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf, open_dict
 from torch import Tensor
@@ -21,6 +22,7 @@ from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients, measure_profile
 from seqnet.models import MODEL_REGISTRY, GRUCell, build_model, register_model
 from seqnet.models.options import GatedConfig
+from seqnet.train import CONFIG_DIR
 from seqnet.training.loop import train
 
 #: Every variant, the plain models with zoneout (on the engine), and some options.
@@ -245,3 +247,14 @@ def test_a_checkpoint_resumes_on_another_backend(make_cfg):
     )
     metrics = train(resumed)
     assert metrics["step"] == 6
+
+
+def test_experiment_variants_sweeps_every_variant():
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name="train", overrides=["experiment=variants"], return_hydra_config=True
+        )
+    models = cfg.hydra.sweeper.params.model.split(",")
+    assert sorted(models) == sorted(["lstm", "gru", *VARIANTS])
+    assert (cfg.data.name, cfg.data.seq_len, cfg.model.hidden_size) == ("adding", 200, 64)
+    assert (cfg.trainer.max_steps, cfg.grad_log.every_n_steps) == (1000, 100)
