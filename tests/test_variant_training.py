@@ -258,3 +258,14 @@ def test_experiment_variants_sweeps_every_variant():
     assert sorted(models) == sorted(["lstm", "gru", *VARIANTS])
     assert (cfg.data.name, cfg.data.seq_len, cfg.model.hidden_size) == ("adding", 200, 64)
     assert (cfg.trainer.max_steps, cfg.grad_log.every_n_steps) == (1000, 100)
+
+
+def test_the_log_says_where_backend_auto_runs(caplog):
+    spec = build_task({"name": "adding", "seq_len": 6, "val_size": 4}).spec
+    model = build_model({"name": "gru", "hidden_size": 4, "zoneout": 0.1}, spec)
+    with caplog.at_level("INFO", logger="seqnet.models.cores"):
+        model(torch.rand(2, 6, 2))
+        model(torch.rand(2, 6, 2))  # once per core and device
+    assert caplog.messages == [
+        "FusedGRU: model.backend=auto runs on the step-by-step engine on cpu"
+    ]

@@ -11,6 +11,7 @@ same weights step by step.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import torch
@@ -21,6 +22,8 @@ from seqnet.models.cells.init import check_zoneout, init_options
 from seqnet.models.engine import Probes, unroll
 
 Hidden = Tensor | tuple[Tensor, ...]
+
+log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "fused", "stepped")
 
@@ -125,6 +128,20 @@ class FusedCore(CellStack):
             return bool(self.zoneout) or torch.device(device).type in self.engine_faster_on
         return self.backend == "stepped"
 
+    def announce(self, device: torch.device) -> None:
+        """Log once where ``backend`` put this core (the run's train.log shows the choice)."""
+        if getattr(self, "_announced", None) == device.type:
+            return
+        self._announced = device.type
+        path = "the step-by-step engine" if self.runs_stepped(device) else "the fused kernel"
+        log.info(
+            "%s: model.backend=%s runs on %s on %s",
+            type(self).__name__,
+            self.backend,
+            path,
+            device.type,
+        )
+
     def reset_parameters(self) -> None:
         super().reset_parameters()  # type: ignore[misc]
         cell = self.cell_class
@@ -144,8 +161,11 @@ class FusedCore(CellStack):
     def forward(
         self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
     ) -> tuple[Tensor, Hidden]:
-        if probes is not None or self.runs_stepped(input.device):
+        if probes is not None:
             return self.forward_stepped(input, hx, probes)
+        self.announce(input.device)
+        if self.runs_stepped(input.device):
+            return self.forward_stepped(input, hx)
         return super().forward(input, hx)  # type: ignore[misc]
 
     def extra_repr(self) -> str:
