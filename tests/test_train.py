@@ -306,6 +306,10 @@ def test_checkpoint_contents(tmp_path: Path) -> None:
         "dropout": 0.0,
         "encoder_size": 32,
         "forget_bias": 1.0,
+        "chrono_tmax": None,
+        "zoneout": 0.0,
+        "recurrent_init": "default",
+        "backend": "auto",
     }
     assert ckpt["config"]["paths"]["run_dir"] == str(tmp_path / "run")
     assert isinstance(ckpt["rng"]["torch"], torch.Tensor)
