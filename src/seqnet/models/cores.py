@@ -102,7 +102,7 @@ class FusedCore(CellStack):
     always run on the engine (the fused kernel hides the states between timesteps)."""
 
     #: Device types where the engine trained faster than the fused kernel (measured with
-    #: ``python scripts/bench.py --only engine``); ``backend=auto`` uses the engine there.
+    #: ``python scripts/bench.py --only backends``); ``backend=auto`` uses the engine there.
     engine_faster_on: ClassVar[frozenset[str]] = frozenset()
     backend: str = "auto"
     recurrent_init: str = "default"
