@@ -44,6 +44,9 @@ class Cell(nn.Module):
     #: Gate blocks that ``forget_bias`` and ``chrono_tmax`` write (None: the cell has none).
     forget_gate: ClassVar[int | None] = None
     input_gate: ClassVar[int | None] = None
+    #: ``weight_hh.t()`` made once for a whole pass by ``from_parameters`` (the engine's cells
+    #: live for one forward pass), rather than at every step; None: made at each step.
+    _weight_hh_t: Tensor | None = None
 
     def __init__(
         self,
@@ -135,7 +138,13 @@ class Cell(nn.Module):
             )
         for name, p in params.items():
             setattr(cell, name, p)
+        if cls.recurrent == "matrix":
+            cell._weight_hh_t = params["weight_hh"].t()
         return cell
+
+    def weight_hh_t(self) -> Tensor:
+        """``weight_hh`` transposed, for ``h @ W_hh^T`` (see ``_weight_hh_t``)."""
+        return self.weight_hh.t() if self._weight_hh_t is None else self._weight_hh_t
 
     def initial_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> State:
         zeros = torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)

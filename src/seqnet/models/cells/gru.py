@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
 
@@ -38,7 +37,9 @@ class GRUCell(Cell):
         return probed((self.zone(h, self.update(x_proj, h, self.recurrent_input(h))),), probe)
 
     def recurrent_input(self, h: Tensor) -> Tensor:
-        return F.linear(h, self.weight_hh, self.bias_hh)
+        if self.bias_hh is None:
+            return h @ self.weight_hh_t()
+        return torch.addmm(self.bias_hh, h, self.weight_hh_t())
 
     def update(self, x_proj: Tensor, h: Tensor, h_proj: Tensor) -> Tensor:
         """The GRU update from the projected input and the projected previous state."""

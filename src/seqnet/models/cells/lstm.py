@@ -54,7 +54,7 @@ class LSTMCell(Cell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        gates = torch.addmm(x_proj, h, self.weight_hh.t())
+        gates = torch.addmm(x_proj, h, self.weight_hh_t())
         # One sigmoid over all four blocks (the cell block's is unused) is cheaper than three.
         i, f, _, o = gates.sigmoid().chunk(4, dim=-1)
         H = self.hidden_size
