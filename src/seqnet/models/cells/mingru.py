@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import log_positive, positive, scan_with_decay
+from seqnet.models.scan import block_linear, log_positive, positive, scan_with_decay
 
 
 class MinGRUCell(Cell):
@@ -35,8 +35,13 @@ class MinGRUCell(Cell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """(z_t, h~_t) for every step: all the sequential step needs."""
-        k_z, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+        k_z, k_h = self.gate_inputs(x)
         return torch.cat((k_z.sigmoid(), positive(k_h)), dim=-1)
+
+    def gate_inputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(k_z, k_h) = W_ih x + b_ih, one contiguous tensor each (elementwise ops on the
+        halves of one tensor were 3x slower here)."""
+        return block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
@@ -46,7 +51,7 @@ class MinGRUCell(Cell):
     def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
         """All h_t for x (batch, time, input) at once: log a_t = log(1 - z_t) = -softplus(k_z)
         and log b_t = log z_t + log g(k_h), with log z_t = k_z - softplus(k_z)."""
-        k_z, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(2, dim=-1)
+        k_z, k_h = self.gate_inputs(x)
         minus_log_a = F.softplus(k_z)
         decay = minus_log_a.cumsum(dim=1)
         return scan_with_decay(decay, k_z + log_positive(k_h) + (decay - minus_log_a), h0)

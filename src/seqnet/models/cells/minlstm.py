@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import log_positive, positive, scan_with_decay
+from seqnet.models.scan import block_linear, log_positive, positive, scan_with_decay
 
 
 class MinLSTMCell(Cell):
@@ -49,7 +48,7 @@ class MinLSTMCell(Cell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """(f'_t, g(k_h)_t) for every step: all the sequential step needs."""
-        k_f, k_i, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=-1)
+        k_f, k_i, k_h = block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
         f, i = k_f.sigmoid(), k_i.sigmoid()
         return torch.cat((f / (f + i), positive(k_h)), dim=-1)
 
@@ -61,7 +60,7 @@ class MinLSTMCell(Cell):
     def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
         """All h_t for x (batch, time, input) at once. With d = log i - log f =
         softplus(-k_f) - softplus(-k_i): log f' = -softplus(d), log i' = d - softplus(d)."""
-        k_f, k_i, k_h = F.linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=-1)
+        k_f, k_i, k_h = block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
         d = F.softplus(-k_f) - F.softplus(-k_i)
         minus_log_f = F.softplus(d)
         decay = minus_log_f.cumsum(dim=1)
