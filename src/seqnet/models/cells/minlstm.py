@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
 from seqnet.models.scan import block_linear, log_positive, positive, scan_with_decay
