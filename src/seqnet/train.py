@@ -38,8 +38,9 @@ def run(cfg: DictConfig) -> float:
         print(f"seqnet-train: error: {e}", file=sys.stderr)
         sys.exit(1)
     run_dir = Path(cfg.paths.run_dir)
+    tests = "".join(f"\n{k} {v:.5g}" for k, v in metrics.items() if k.startswith("test/"))
     print(
-        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps"
+        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{tests}"
         f"\nrun directory: {run_dir}"
         f"\nview it:       tensorboard --logdir {cfg.paths.output_dir}"
     )

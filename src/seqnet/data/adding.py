@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Generator, Tensor
+from torch import Generator
 
-from seqnet.data.base import Batch, Task, TaskSpec
+from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.registry import DataConfig, register_task
+from seqnet.data.regression import ScalarRegression
 from seqnet.data.seeds import heldout_set, stream_seed
 
 BASELINE_MSE = 1.0 / 6.0
@@ -30,9 +31,9 @@ class AddingConfig(DataConfig):
 
 
 @register_task("adding", config=AddingConfig)
-class AddingProblem(Task):
+class AddingProblem(ScalarRegression):
     spec = TaskSpec(input_size=2, output_size=1, input_kind="real", output_mode="last")
-    metric_names = ("loss", "mse", "baseline_ratio")
+    baseline = BASELINE_MSE
 
     def __init__(
         self,
@@ -73,13 +74,3 @@ class AddingProblem(Task):
 
     def val_set(self) -> Batch:
         return self._val
-
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
-        return torch.mean((pred.squeeze(-1) - y) ** 2)
-
-    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
-        return (pred.squeeze(-1) - y) ** 2
-
-    def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
-        mse = float(torch.mean((pred.squeeze(-1).double() - y.double()) ** 2))
-        return {"loss": mse, "mse": mse, "baseline_ratio": mse / BASELINE_MSE}

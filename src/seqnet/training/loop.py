@@ -21,9 +21,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
-from seqnet.data import Task, build_task
+from seqnet.data import Batch, Task, build_task
 from seqnet.errors import ConfigError, TrainingDiverged
-from seqnet.logging.hparams import flat_hparams
+from seqnet.logging.hparams import all_metric_tags, flat_hparams
 from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel, build_model
@@ -67,7 +67,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if checkpoint is not None:
         counters = restore(checkpoint, model, optimizer)
         log.info("resumed from %s at step %d", cfg.ckpt_path, counters.step)
-    writer = open_writer(cfg, run_dir, task)
+    writer = open_writer(cfg, run_dir)
     grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
     if cfg.ckpt_path:
         grads.carry_over(Path(cfg.ckpt_path).parent.parent, before_step=counters.step)
@@ -138,7 +138,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             progress.update(bar, completed=done)
 
             if done % tcfg.val_every_n_steps == 0 or done == max_steps:
-                val_metrics = evaluate(model, task)
+                val_metrics = evaluate(model, task, task.val_set())
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
             if done == max_steps and grads.enabled:
                 grads.measure(done)  # the last step, after the final update
@@ -147,11 +147,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # ---- finish -------------------------------------------------------------------------------
     if not val_metrics:  # resumed at or past max_steps: nothing trained, still report
-        val_metrics = evaluate(model, task)
+        val_metrics = evaluate(model, task, task.val_set())
     final_step = max(counters.step, max_steps)
+    test_metrics = evaluate_test_set(model, task, writer, final_step)
     writer.scalars({f"final/val_{k}": v for k, v in val_metrics.items()}, final_step)
     writer.close()
     metrics: dict[str, Any] = {f"val/{k}": v for k, v in val_metrics.items()}
+    metrics.update({f"test/{k}": v for k, v in test_metrics.items()})
     metrics.update(
         step=final_step,
         nonfinite_steps=counters.nonfinite_steps,
@@ -162,14 +164,29 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, task: Task, chunk: int = 1024) -> dict[str, float]:
-    """Metrics over the fixed validation set, in eval mode (no dropout)."""
+def evaluate(model: SequenceModel, task: Task, data: Batch, chunk: int = 1024) -> dict[str, float]:
+    """The task's metrics of ``model`` on ``data`` (the validation or test set), in eval mode
+    (no dropout), in chunks of ``chunk`` sequences."""
     was_training = model.training
     model.eval()
-    x, y = task.val_set()
+    x, y = data
     preds = [model(x[i : i + chunk])[0] for i in range(0, len(x), chunk)]
     model.train(was_training)
     return task.metrics(torch.cat(preds), y)
+
+
+def evaluate_test_set(
+    model: SequenceModel, task: Task, writer: RunWriter, step: int
+) -> dict[str, float]:
+    """Once, at the end: the metrics on the task's test set, logged as ``test/<name>`` and
+    ``final/test_<name>``; nothing for tasks without a test set."""
+    test_set = task.test_set()
+    if test_set is None:
+        return {}
+    metrics = evaluate(model, task, test_set)
+    writer.scalars({f"test/{k}": v for k, v in metrics.items()}, step)
+    writer.scalars({f"final/test_{k}": v for k, v in metrics.items()}, step)
+    return metrics
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -208,11 +225,10 @@ def restore(
     )
 
 
-def open_writer(cfg: DictConfig, run_dir: Path, task: Task) -> RunWriter:
+def open_writer(cfg: DictConfig, run_dir: Path) -> RunWriter:
     """The run's TensorBoard writer, with its HPARAMS entry written first."""
     writer = RunWriter(run_dir / "tb")
-    metric_tags = [f"final/val_{m}" for m in task.metric_names]
-    writer.write_hparams(flat_hparams(cfg), metric_tags)
+    writer.write_hparams(flat_hparams(cfg), all_metric_tags())
     return writer
 
 
