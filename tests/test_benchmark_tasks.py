@@ -1,0 +1,192 @@
+"""mnist1d, seq_digits, mackey_glass and copy_memory with every registered model: shapes, dtypes,
+gradient profiles; the test-set evaluation at the end of training; a short seeded learning run
+per task that beats the task's trivial baseline."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import DictConfig
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from seqnet.data import build_task
+from seqnet.gradients import measure_profile
+from seqnet.logging.hparams import all_metric_tags
+from seqnet.models import MODEL_REGISTRY, build_model
+from seqnet.training.loop import evaluate, train
+
+#: Small versions of each task (and variant): (data config, timesteps, output per step?)
+TASKS = {
+    "mnist1d": ({"name": "mnist1d", "batch_size": 8}, 40),
+    "seq_digits_pixels": ({"name": "seq_digits", "batch_size": 8, "permute": True}, 64),
+    "seq_digits_rows": ({"name": "seq_digits", "batch_size": 8, "read": "rows"}, 8),
+    "mackey_glass": ({"name": "mackey_glass", "batch_size": 8, "seq_len": 12}, 12),
+    "copy_memory": ({"name": "copy_memory", "batch_size": 8, "seq_len": 4, "val_size": 8}, 24),
+}
+
+
+@pytest.fixture(scope="module")
+def tasks() -> dict[str, object]:
+    return {name: build_task(cfg) for name, (cfg, _) in TASKS.items()}
+
+
+@pytest.mark.parametrize("model_name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("task_name", list(TASKS))
+def test_shapes_dtypes_and_profiles(tasks, task_name: str, model_name: str) -> None:
+    task, (_, steps) = tasks[task_name], TASKS[task_name]
+    spec = task.spec
+    torch.manual_seed(0)
+    model = build_model({"name": model_name, "hidden_size": 8}, spec)
+    x, y = task.train_batch(seed=0, step=0)
+    assert len(x) == len(y) == 8
+    assert x.shape[1] == steps
+    if spec.input_kind == "tokens":
+        assert x.dtype == torch.int64 and x.shape == (8, steps)
+        assert int(x.max()) < spec.input_size
+    else:
+        assert x.dtype == torch.float32 and x.shape == (8, steps, spec.input_size)
+    pred, _ = model(x)
+    expected = (8, spec.output_size) if spec.output_mode == "last" else (8, steps, spec.output_size)
+    assert pred.shape == expected and pred.dtype == torch.float32
+    loss = task.loss(pred, y)
+    assert loss.shape == () and math.isfinite(loss.item())
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    # Exact gradient profiles on the probe batch (the head of the validation set).
+    probe = tuple(t[:4] for t in task.val_set())
+    for which in ("last", "total"):
+        profile = measure_profile(model, task, probe, step=0, dtype="float64", loss=which)
+        assert profile.norms["h_l0"].shape == (steps,)
+        assert bool(np.isfinite(profile.norms["h_l0"]).all())
+        assert profile.norms["h_l0"][-1] > 0
+    metrics = evaluate(model, task, task.val_set())
+    assert set(metrics) == set(task.metric_names)
+    assert all(math.isfinite(v) for v in metrics.values())
+
+
+# ---------------------------------------------------------------------------- learning runs
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Learning runs on one intra-op thread: beside other processes on a 2-core machine, two
+    spinning threads made these runs several times slower (measured here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+
+
+def hparams_metric_columns(run_dir: Path) -> list[str]:
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")["_hparams_/experiment"]
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    return [m.name.tag for m in data.experiment.metric_infos]
+
+
+def learn(make_cfg: Callable[..., DictConfig], run: str, *overrides: str) -> tuple[dict, Path]:
+    cfg = make_cfg(
+        *overrides,
+        "model=gru",
+        "optim.lr=0.01",
+        "trainer.progress_bar=false",
+        "grad_log.every_n_steps=0",
+        "seed=0",
+        run=run,
+        tiny=False,
+    )
+    cfg.trainer.val_every_n_steps = cfg.trainer.ckpt_every_n_steps = cfg.trainer.max_steps
+    return train(cfg), Path(cfg.paths.run_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_mnist1d_learns_and_reports_test_accuracy(make_cfg) -> None:
+    """Chance is 10%; a GRU reaches well above it in 150 steps, and the test set is evaluated
+    once at the end into TensorBoard, metrics.json and the HPARAMS columns."""
+    metrics, run_dir = learn(
+        make_cfg, "mnist1d", "data=mnist1d", "model.hidden_size=24", "trainer.max_steps=150"
+    )
+    assert metrics["val/accuracy"] > 0.4  # measured: 0.60
+    assert metrics["test/accuracy"] > 0.4
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    tags = run_scalars(run_dir)
+    for name in ("loss", "accuracy"):
+        assert tags[f"test/{name}"] == [(150, pytest.approx(metrics[f"test/{name}"], rel=1e-6))]
+        assert tags[f"final/test_{name}"] == tags[f"test/{name}"]
+    # The test metrics are those of the final model on the test set.
+    ckpt = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    task = build_task({"name": "mnist1d"})
+    model = build_model(ckpt["config"]["model"], task.spec)
+    model.load_state_dict(ckpt["model"])
+    again = evaluate(model, task, task.test_set())
+    assert again["accuracy"] == metrics["test/accuracy"]
+    assert hparams_metric_columns(run_dir) == all_metric_tags()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_copy_memory_beats_the_memoryless_baseline(make_cfg) -> None:
+    """T=5: the memoryless baseline's ratio is 1 and its recall accuracy 1/8."""
+    metrics, run_dir = learn(
+        make_cfg,
+        "copy",
+        "data=copy_memory",
+        "data.seq_len=5",
+        "data.val_size=512",
+        "model.hidden_size=64",
+        "trainer.max_steps=300",
+    )
+    assert metrics["val/baseline_ratio"] < 0.95  # measured: 0.81
+    assert metrics["val/recall_accuracy"] > 0.18  # measured: 0.32
+    assert not any(k.startswith("test/") for k in metrics)  # generated: no test set
+    tags = run_scalars(run_dir)
+    assert not any(t.startswith("test/") for t in tags)
+    # The same HPARAMS metric columns as every other task's run (here: mnist1d's).
+    assert "final/test_accuracy" in hparams_metric_columns(run_dir)
+    assert hparams_metric_columns(run_dir) == all_metric_tags()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_seq_digits_rows_learns(make_cfg) -> None:
+    metrics, _ = learn(
+        make_cfg,
+        "digits",
+        "data=seq_digits",
+        "data.read=rows",
+        "model.hidden_size=24",
+        "trainer.max_steps=150",
+    )
+    assert metrics["val/accuracy"] > 0.85  # measured: 0.96
+    assert metrics["test/accuracy"] > 0.85
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_mackey_glass_beats_the_naive_forecast(make_cfg) -> None:
+    metrics, _ = learn(
+        make_cfg,
+        "mg",
+        "data=mackey_glass",
+        "data.seq_len=16",
+        "model.hidden_size=16",
+        "trainer.max_steps=200",
+    )
+    assert metrics["val/baseline_ratio"] < 0.05  # measured: 0.005
+    assert metrics["test/baseline_ratio"] < 0.05
+    assert metrics["test/mse"] == pytest.approx(metrics["test/loss"])
