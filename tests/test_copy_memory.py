@@ -63,7 +63,7 @@ def test_memoryless_baseline_formula_holds_on_real_batches(T: int) -> None:
     task = CopyMemory(seq_len=T, batch_size=256, val_size=512)
     assert memoryless_loss(T) == 10 * math.log(8) / (T + 20)
 
-    x, y = task.val_set()
+    _, y = task.val_set()
     metrics = task.metrics(memoryless_logits(y, T), y)
     # Exact up to rounding: the targets are blank exactly where the predictor is certain.
     assert metrics["loss"] == pytest.approx(10 * math.log(8) / (T + 20), rel=1e-9)
@@ -84,7 +84,7 @@ def test_memoryless_baseline_formula_holds_on_real_batches(T: int) -> None:
 def test_recall_accuracy_counts_only_the_last_ten_steps() -> None:
     T = 5
     task = CopyMemory(seq_len=T, val_size=64)
-    x, y = task.val_set()
+    _, y = task.val_set()
     perfect = F.one_hot(y, 10).double() * 50.0
     metrics = task.metrics(perfect, y)
     assert metrics["recall_accuracy"] == 1.0
@@ -102,7 +102,7 @@ def test_recall_accuracy_counts_only_the_last_ten_steps() -> None:
 
 def test_loss_and_sequence_loss() -> None:
     task = CopyMemory(seq_len=3, batch_size=4, val_size=8)
-    x, y = task.train_batch(seed=0, step=0)
+    _, y = task.train_batch(seed=0, step=0)
     pred = torch.randn(*y.shape, 10, generator=torch.Generator().manual_seed(0))
     per_step = torch.stack(
         [F.cross_entropy(pred[i], y[i], reduction="none") for i in range(len(y))]

@@ -113,6 +113,7 @@ def test_task_splits_validation_from_the_head_of_train() -> None:
     arrays = load_mnist1d()
     x_val, y_val = task.val_set()
     x_test, y_test = task.test_set()
+    assert torch.equal(y_test, torch.from_numpy(arrays["y_test"]))
     assert x_val.shape == (400, 40, 1) and x_test.shape == (1000, 40, 1)
     assert torch.equal(x_val[:, :, 0], torch.from_numpy(arrays["x"][:400]))
     assert torch.equal(y_val, torch.from_numpy(arrays["y"][:400]))
