@@ -18,6 +18,8 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    model (target: <= 3x); float64 for information.
 4. ``train(cfg)`` with gradient profiles every 100 steps against with them off (target: >= 0.95x
    its steps/s).
+5. For every registered task (its default config, the reference LSTM): making one training
+   batch against one whole training step (target: <= 0.05x, so data loading does not show).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -44,6 +46,7 @@ from pathlib import Path
 # before any tensor work); the benchmark modules import seqnet inside their functions.
 import torch
 
+from benchmarks.data import bench_data
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
 from benchmarks.profiles import bench_profile
@@ -92,6 +95,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "grad_log": (
         "train() with grad logging vs without",
         lambda c: [bench_grad_log(c.runs, c.settings)],
+        False,
+    ),
+    "data": (
+        "training batch vs training step, every task",
+        lambda c: bench_data(c.settings, c.device),
         False,
     ),
 }
