@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import DictConfig
+from hydra.errors import ConfigCompositionException
+from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from seqnet.data import build_task
+from conftest import compose_config
+from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.gradients import measure_profile
 from seqnet.logging.hparams import all_metric_tags
 from seqnet.models import MODEL_REGISTRY, build_model
@@ -69,6 +71,37 @@ def test_shapes_dtypes_and_profiles(tasks, task_name: str, model_name: str) -> N
     metrics = evaluate(model, task, task.val_set())
     assert set(metrics) == set(task.metric_names)
     assert all(math.isfinite(v) for v in metrics.values())
+
+
+# ---------------------------------------------------------------------------- configs
+
+CONFIGS = {
+    "mnist1d": {"batch_size": 100, "shuffle_seq": False, "val_size": 400},
+    "mackey_glass": {
+        "batch_size": 64,
+        "seq_len": 64,
+        "horizon": 6,
+        "tau": 17,
+        "series_length": 6000,
+    },
+    "copy_memory": {"batch_size": 64, "seq_len": 50, "val_size": 1024, "val_seed": 1234},
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_each_task_config_declares_only_its_own_keys(name: str) -> None:
+    cfg = compose_config([f"data={name}"])
+    assert OmegaConf.to_container(cfg.data) == {"name": name, **CONFIGS[name]}
+    assert OmegaConf.get_type(cfg.data) is TASK_REGISTRY[name].config
+    # The YAML repeats the schema's defaults: building from either gives the same task options.
+    assert TASK_REGISTRY.resolve(cfg.data)[1] == TASK_REGISTRY.resolve({"name": name})[1]
+
+
+def test_keys_of_other_tasks_are_refused_by_name() -> None:
+    with pytest.raises(ConfigCompositionException, match="seq_len"):
+        compose_config(["data=mnist1d", "data.seq_len=10"])
+    with pytest.raises(ConfigCompositionException, match="val_size"):
+        compose_config(["data=mackey_glass", "data.val_size=10"])
 
 
 # ---------------------------------------------------------------------------- learning runs
