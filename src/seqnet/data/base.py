@@ -138,8 +138,13 @@ class Task:
 
     def probe_batch(self, n: int) -> Batch:
         """The fixed batch of ``n`` sequences that gradient profiles are measured on: by default
-        the head of the validation set."""
+        the head of the validation set. ValueError (naming the fix) when there are fewer."""
         x, y = self.val_set()
+        if n > len(x):
+            raise ValueError(
+                f"grad_log.batch_size={n} is larger than the validation set ({len(x)} "
+                f"sequences) it is drawn from; set grad_log.batch_size<={len(x)}"
+            )
         return Batch(x[:n], y[:n])
 
     def continues_stream(self, step: int) -> bool:

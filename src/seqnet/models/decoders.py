@@ -98,6 +98,8 @@ class _DecodingModel(nn.Module):
     """What both decoder models share: ``initial_state`` is theirs, the rest is here."""
 
     decoder: Decoder
+    #: Prefix of the decoder's probe names (``dec_`` beside an encoder core).
+    decoder_probes: str = ""
 
     def initial_state(self, x: Tensor, hx: Any = None, probes: Probes | None = None) -> State:
         raise NotImplementedError
@@ -111,7 +113,8 @@ class _DecodingModel(nn.Module):
                 "targets=y (generate(x) decodes without them)"
             )
         state = self.initial_state(x, hx, probes)
-        return self.decoder(state, targets, None if probes is None else probes.scoped("dec_"))
+        decoder_probes = None if probes is None else probes.scoped(self.decoder_probes)
+        return self.decoder(state, targets, decoder_probes)
 
     def generate(self, x: Tensor) -> Tensor:
         """Greedy decoding from ``x`` alone (see ``Decoder.generate``)."""
@@ -131,6 +134,8 @@ class EncoderDecoder(_DecodingModel):
     over the output steps (``enc_c_l0``/``dec_c_l0`` for LSTMs). ``hx``: the encoder's initial
     state (zeros when None).
     """
+
+    decoder_probes = "dec_"
 
     def __init__(
         self, spec: TaskSpec, make_core: Callable[[int], nn.Module], encoder_size: int | None
