@@ -13,6 +13,8 @@ from seqnet.gradients import measure_profile
 from seqnet.models import build_model
 from textbook import state_gradient_norms, textbook_unroll
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 MODELS = [
     ({"name": "rnn", "nonlinearity": "tanh"}, 1),
     ({"name": "lstm"}, 2),

@@ -24,6 +24,8 @@ from seqnet.models import (
 from seqnet.training.carried_state import CarriedState
 from seqnet.training.loop import evaluate
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 # ---------------------------------------------------------------------------- TaskSpec
 
 
