@@ -1,11 +1,10 @@
-"""mnist1d, seq_digits, mackey_glass and copy_memory with every registered model: shapes, dtypes,
-gradient profiles; the test-set evaluation at the end of training; a short seeded learning run
-per task that beats the task's trivial baseline."""
+"""mnist1d, seq_digits, mackey_glass and copy_memory: shapes, dtypes and gradient profiles of
+each variant, their configs; the test-set evaluation at the end of training; a short seeded
+learning run per task that beats the task's trivial baseline."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from conftest import compose_config
 from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.gradients import measure_profile
 from seqnet.logging.hparams import all_metric_tags
-from seqnet.models import MODEL_REGISTRY, build_model
+from seqnet.models import build_model
 from seqnet.training.loop import evaluate, train
 
 #: Small versions of each task (and variant): (data config, timesteps, output per step?)
@@ -39,38 +38,31 @@ def tasks() -> dict[str, object]:
     return {name: build_task(cfg) for name, (cfg, _) in TASKS.items()}
 
 
-@pytest.mark.parametrize("model_name", sorted(MODEL_REGISTRY))
 @pytest.mark.parametrize("task_name", list(TASKS))
-def test_shapes_dtypes_and_profiles(tasks, task_name: str, model_name: str) -> None:
+def test_shapes_dtypes_and_profiles(tasks, task_name: str) -> None:
+    """Inputs and outputs of each variant; a full profile over all T steps for both probe
+    losses. (tests/test_shapes.py trains every registered model on every task.)"""
     task, (_, steps) = tasks[task_name], TASKS[task_name]
     spec = task.spec
-    torch.manual_seed(0)
-    model = build_model({"name": model_name, "hidden_size": 8}, spec)
     x, y = task.train_batch(seed=0, step=0)
     assert len(x) == len(y) == 8
-    assert x.shape[1] == steps
     if spec.input_kind == "tokens":
         assert x.dtype == torch.int64 and x.shape == (8, steps)
         assert int(x.max()) < spec.input_size
     else:
         assert x.dtype == torch.float32 and x.shape == (8, steps, spec.input_size)
+    torch.manual_seed(0)
+    model = build_model({"name": "gru", "hidden_size": 8}, spec)
     pred, _ = model(x)
     expected = (8, spec.output_size) if spec.output_mode == "last" else (8, steps, spec.output_size)
     assert pred.shape == expected and pred.dtype == torch.float32
-    loss = task.loss(pred, y)
-    assert loss.shape == () and math.isfinite(loss.item())
-    loss.backward()
-    assert all(p.grad is not None for p in model.parameters())
-    # Exact gradient profiles on the probe batch (the head of the validation set).
+    assert y.dtype == (torch.float32 if spec.output_size == 1 else torch.int64)
     probe = tuple(t[:4] for t in task.val_set())
     for which in ("last", "total"):
         profile = measure_profile(model, task, probe, step=0, dtype="float64", loss=which)
         assert profile.norms["h_l0"].shape == (steps,)
         assert bool(np.isfinite(profile.norms["h_l0"]).all())
         assert profile.norms["h_l0"][-1] > 0
-    metrics = evaluate(model, task, task.val_set())
-    assert set(metrics) == set(task.metric_names)
-    assert all(math.isfinite(v) for v in metrics.values())
 
 
 # ---------------------------------------------------------------------------- configs

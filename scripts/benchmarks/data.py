@@ -53,7 +53,7 @@ def bench_task(name: str, s: Settings, device: torch.device) -> Result:
     def steps() -> None:
         for _ in range(STEPS):
             x, y = task.train_batch(SEED, counter["step"])
-            loss = task.loss(model(x)[0], y)
+            loss = task.loss(model(x, targets=y)[0], y)  # targets: teacher forcing for decoders
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -74,11 +74,10 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     task = build_task(data_cfg, device)
     model = build_model(config["model"], task.spec).to(device)
     model.load_state_dict(checkpoint["model"])
-    x, y = task.val_set()
     profile = measure_profile(
         model,
         task,
-        (x[:batch_size], y[:batch_size]),
+        task.probe_batch(batch_size),
         int(checkpoint["step"]),
         dtype=str(options["dtype"]),
         loss=str(options["loss"]),
@@ -117,7 +116,10 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
         arr = np.asarray(norms)
         with np.errstate(divide="ignore"):
             logs = np.where(arr > 0, np.log10(np.where(arr > 0, arr, 1.0)), -np.inf)
-        cells = [f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero" for t in times]
+        cells = [  # blank where a quantity is shorter (an encoder-decoder's encoder side)
+            "" if t >= len(logs) else f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero"
+            for t in times
+        ]
         s = result["summary"][q]
         rows.append([q, *cells, f"{s['log10_ratio']:.2f}", str(s["horizon"]), str(s["zero_steps"])])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

@@ -21,7 +21,8 @@ import torch
 
 from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.cache import cached_arrays
-from seqnet.data.classification import SequenceClassification
+from seqnet.data.classification import Classification
+from seqnet.data.fixed_splits import FixedSplits
 from seqnet.data.registry import DataConfig, register_task
 
 NUM_TRAIN = 4000  # the generator's default split (5000 samples, 80% for training)
@@ -76,7 +77,7 @@ def load_mnist1d(shuffle_seq: bool = False) -> dict[str, np.ndarray]:
 
 
 @register_task("mnist1d", config=MNIST1DConfig)
-class MNIST1D(SequenceClassification):
+class MNIST1D(Classification, FixedSplits):
     spec = TaskSpec(input_size=1, output_size=10, input_kind="real", output_mode="last")
 
     def __init__(
@@ -93,7 +94,9 @@ class MNIST1D(SequenceClassification):
             )
         super().__init__(batch_size, device)
         self.shuffle_seq, self.val_size = shuffle_seq, val_size
-        arrays = {k: torch.from_numpy(v) for k, v in load_mnist1d(shuffle_seq).items()}
+        arrays = {
+            k: torch.from_numpy(v).to(self.device) for k, v in load_mnist1d(shuffle_seq).items()
+        }
         x = arrays["x"].unsqueeze(-1)  # (n, 40, 1): one value per step
         y = arrays["y"]
         self.set_splits(

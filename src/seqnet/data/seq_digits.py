@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from seqnet.data.base import Batch, TaskSpec
-from seqnet.data.classification import SequenceClassification
+from seqnet.data.classification import Classification
+from seqnet.data.fixed_splits import FixedSplits
 from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.seeds import stable_hash
 from seqnet.data.sklearn_digits import NUM_CLASSES, digits_split
@@ -52,7 +53,7 @@ def pixel_permutation(seed: int) -> Tensor:
 
 
 @register_task("seq_digits", config=SeqDigitsConfig)
-class SeqDigits(SequenceClassification):
+class SeqDigits(Classification, FixedSplits):
     def __init__(
         self,
         batch_size: int = 64,
@@ -70,10 +71,10 @@ class SeqDigits(SequenceClassification):
         self.spec = TaskSpec(
             input_size=features, output_size=NUM_CLASSES, input_kind="real", output_mode="last"
         )
-        order = pixel_permutation(permute_seed) if permute else None
+        order = pixel_permutation(permute_seed).to(self.device) if permute else None
 
         def as_sequences(split: str) -> Batch:
-            images, labels = digits_split(split)  # (n, 64) row-major, in [0, 1]
+            images, labels = digits_split(split, self.device)  # (n, 64) row-major, in [0, 1]
             if order is not None:
                 images = images[:, order]
             return Batch(images.reshape(len(images), steps, features), labels)
