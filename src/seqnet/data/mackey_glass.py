@@ -106,8 +106,8 @@ class MackeyGlass(ScalarRegression):
             raise ValueError(
                 f"a window of data.seq_len={seq_len} plus data.horizon={horizon} is longer than "
                 f"the validation and test parts of the series ({shortest} samples each, 15% of "
-                f"data.series_length={series_length}): lower data.seq_len or raise "
-                f"data.series_length to at least {-(-(seq_len + horizon) * 100 // 15)}"
+                f"data.series_length={series_length}): lower data.seq_len or data.horizon, or "
+                f"raise data.series_length to at least {-(-(seq_len + horizon) * 100 // 15)}"
             )
         super().__init__(batch_size, device)
         self.seq_len, self.horizon, self.tau, self.series_length = (
