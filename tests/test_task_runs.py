@@ -66,7 +66,7 @@ def test_every_task_trains_end_to_end(task: str, tmp_path: Path) -> None:
 
 def test_metric_columns_are_every_tasks_metrics() -> None:
     names = {m for e in TASK_REGISTRY.values() for m in e.cls.metric_names}
-    assert all_metric_tags() == [f"final/val_{m}" for m in sorted(names)]
+    assert {f"final/val_{m}" for m in names} <= set(all_metric_tags())
     assert {"final/val_bpc", "final/val_exact_match", "final/val_token_accuracy"} <= set(
         all_metric_tags()
     )
