@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     try:
+        from seqnet.plugins import load_plugins
+
+        load_plugins()  # the checkpoint may hold a model that a plugin registers
         options = parse_args(args)
         from seqnet.data.char_lm import decode, encode
         from seqnet.training.device import configure_cpu, resolve_device
