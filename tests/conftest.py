@@ -27,6 +27,8 @@ TINY = [
     "grad_log.batch_size=8",
     "grad_log.every_n_steps=3",
 ]
+#: TINY without its data keys, for tasks that do not have seq_len or val_size.
+TINY_RUN = [o for o in TINY if not o.startswith("data.")]
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

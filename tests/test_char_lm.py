@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import compose_config
+from conftest import TINY_RUN, compose_config
 from seqnet.data import build_task
 from seqnet.data.char_lm import (
     EVAL_STREAMS,
@@ -29,18 +29,11 @@ from seqnet.training.loop import evaluate, train
 
 #: A run of a few seconds: 6 steps of 8 streams x 12 characters, validated and saved at 3.
 TINY_CHAR = [
+    *TINY_RUN,
     "data=char_lm",
     "data.batch_size=8",
     "data.seq_len=12",
-    "model.hidden_size=16",
     "model.encoder_size=8",
-    "trainer.max_steps=6",
-    "trainer.val_every_n_steps=3",
-    "trainer.ckpt_every_n_steps=3",
-    "trainer.log_every_n_steps=1",
-    "trainer.progress_bar=false",
-    "grad_log.batch_size=8",
-    "grad_log.every_n_steps=3",
 ]
 
 

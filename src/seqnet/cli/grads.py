@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seqnet.cli.options import parse_options
 from seqnet.errors import SeqnetError
 
 USAGE = (
@@ -35,12 +36,7 @@ _DEFAULTS: dict[str, str | None] = {
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
     """``key=value`` arguments, in the style of Hydra overrides."""
-    options = dict(_DEFAULTS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in options:
-            raise SeqnetError(f"unknown argument {arg!r}\n{USAGE}")
-        options[key] = value
+    options = parse_options(argv, _DEFAULTS, USAGE)
     if not options["ckpt"]:
         raise SeqnetError(f"ckpt=PATH is required\n{USAGE}")
     for key in ("batch_size", "seq_len"):

@@ -14,6 +14,7 @@ import sys
 import torch
 from torch import Tensor, nn
 
+from seqnet.cli.options import parse_options
 from seqnet.errors import SeqnetError
 
 USAGE = (
@@ -36,12 +37,7 @@ class SampleError(SeqnetError):
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
     """``key=value`` arguments, in the style of Hydra overrides, checked before any work."""
-    options = dict(_DEFAULTS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in options:
-            raise SampleError(f"unknown argument {arg!r}\n{USAGE}")
-        options[key] = value
+    options = parse_options(argv, _DEFAULTS, USAGE)
     if not options["ckpt"]:
         raise SampleError(f"ckpt=PATH is required\n{USAGE}")
     if options["prompt"] is None:
@@ -122,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     try:
+        from seqnet.plugins import load_plugins
+
+        load_plugins()  # the checkpoint may hold a model that a plugin registers
         options = parse_args(args)
         from seqnet.data.char_lm import decode, encode
         from seqnet.training.device import configure_cpu, resolve_device

@@ -21,9 +21,9 @@ import torch
 from torch import Generator, Tensor
 from torch.nn import functional as F
 
-from seqnet.data.base import Batch, Task, TaskSpec
-from seqnet.data.registry import DataConfig, register_task
-from seqnet.data.seeds import heldout_set, stream_seed
+from seqnet.data.base import Batch, TaskSpec
+from seqnet.data.generated import GeneratedConfig, GeneratedTask
+from seqnet.data.registry import register_task
 
 MEMORY = 10  # symbols to remember
 SYMBOLS = 8  # drawn from 1..8
@@ -37,16 +37,14 @@ def memoryless_loss(seq_len: int) -> float:
 
 
 @dataclass
-class CopyMemoryConfig(DataConfig):
+class CopyMemoryConfig(GeneratedConfig):
     name: str = "copy_memory"
     # T, the blanks between the symbols and their recall: sequences are T + 20 steps long.
     seq_len: int = 50
-    val_size: int = 1024
-    val_seed: int = 1234
 
 
 @register_task("copy_memory", config=CopyMemoryConfig)
-class CopyMemory(Task):
+class CopyMemory(GeneratedTask):
     spec = TaskSpec(input_size=VOCAB, output_size=VOCAB, input_kind="tokens", output_mode="every")
     metric_names = ("loss", "baseline_ratio", "recall_accuracy")
 
@@ -63,13 +61,9 @@ class CopyMemory(Task):
                 f"copy_memory needs data.seq_len >= 1 (T, the number of blanks between the "
                 f"symbols and their recall), got {seq_len}"
             )
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        super().__init__(batch_size, device)
-        self.seq_len, self.val_size, self.val_seed = seq_len, val_size, val_seed
+        super().__init__(batch_size, val_size, val_seed, device)
+        self.seq_len = seq_len
         self.baseline = memoryless_loss(seq_len)
-        self._generator = Generator(device=self.device)
-        self._val = heldout_set(self.generate, val_size, val_seed, self._generator)
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` sequences, vectorised: x and y (n, T + 20) int64."""
@@ -81,12 +75,6 @@ class CopyMemory(Task):
         y = torch.full_like(x, BLANK)
         y[:, T + MEMORY :] = symbols
         return Batch(x, y)
-
-    def train_batch(self, seed: int, step: int) -> Batch:
-        return self.generate(self.batch_size, self._generator.manual_seed(stream_seed(seed, step)))
-
-    def val_set(self) -> Batch:
-        return self._val
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """Mean cross-entropy over every step of every sequence."""

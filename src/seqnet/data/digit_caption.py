@@ -21,9 +21,9 @@ from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.sklearn_digits import DIGIT_NAMES, digits_split
 from seqnet.data.tokens import (
     CharVocabulary,
+    TokenTargets,
     generation_accuracy,
     token_loss,
-    token_sequence_loss,
 )
 
 #: The letters of the ten names, sorted; id 15 is the end token.
@@ -38,7 +38,7 @@ class DigitCaptionConfig(DataConfig):
 
 
 @register_task("digit_caption", config=DigitCaptionConfig)
-class DigitCaption(FixedSplits):
+class DigitCaption(TokenTargets, FixedSplits):
     spec = TaskSpec(
         input_size=64,
         output_size=VOCABULARY.size,
@@ -57,12 +57,6 @@ class DigitCaption(FixedSplits):
             images, labels = digits_split(name, self.device)
             splits[name] = Batch(images.unsqueeze(1), captions[labels])
         self.set_splits(**splits)
-
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
-        return token_loss(pred, y)
-
-    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
-        return token_sequence_loss(pred, y, last_only)
 
     def metrics(self, pred: Decoded, y: Tensor) -> dict[str, float]:
         _, exact = generation_accuracy(pred.generated, y)

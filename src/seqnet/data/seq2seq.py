@@ -21,15 +21,15 @@ from dataclasses import dataclass
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import IGNORE_INDEX, Batch, Decoded, Task, TaskSpec
-from seqnet.data.registry import DataConfig, register_task
-from seqnet.data.seeds import heldout_set, stream_seed
+from seqnet.data.base import IGNORE_INDEX, Batch, Decoded, TaskSpec
+from seqnet.data.generated import GeneratedConfig, GeneratedTask
+from seqnet.data.registry import register_task
 from seqnet.data.sklearn_digits import DIGIT_NAMES
 from seqnet.data.tokens import (
     CharVocabulary,
+    TokenTargets,
     generation_accuracy,
     token_loss,
-    token_sequence_loss,
 )
 
 ONES = (
@@ -77,15 +77,13 @@ def longest_translation(max_digits: int) -> int:
 
 
 @dataclass
-class Seq2SeqConfig(DataConfig):
+class Seq2SeqConfig(GeneratedConfig):
     name: str = "seq2seq"
     max_digits: int = 6
-    val_size: int = 1024
-    val_seed: int = 1234
 
 
 @register_task("seq2seq", config=Seq2SeqConfig)
-class NumberTranslation(Task):
+class NumberTranslation(TokenTargets, GeneratedTask):
     metric_names = ("loss", "token_accuracy", "sequence_accuracy")
 
     def __init__(
@@ -101,10 +99,8 @@ class NumberTranslation(Task):
                 f"data.max_digits={max_digits} is not supported: numbers have 1 to "
                 f"{MAX_DIGITS} digits here; set data.max_digits between 1 and {MAX_DIGITS}"
             )
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        super().__init__(batch_size, device)
-        self.max_digits, self.val_size, self.val_seed = max_digits, val_size, val_seed
+        super().__init__(batch_size, val_size, val_seed, device)
+        self.max_digits = max_digits
         dev = self.device
         table = VOCABULARY.encode(_TABLE_WORDS, _WORD_WIDTH + 1)[:, :_WORD_WIDTH]
         self._table = table.to(dev)  # (1000, 27): the words of 0..999, then padding
@@ -120,8 +116,6 @@ class NumberTranslation(Task):
             output_len=longest_translation(max_digits) + 1,
             end_token=VOCABULARY.end,
         )
-        self._generator = Generator(device=dev)
-        self._val = heldout_set(self.generate, val_size, val_seed, self._generator)
 
     def sample_numbers(self, n: int, generator: Generator) -> Tensor:
         """``n`` numbers: a digit count uniform in 1..max_digits, then uniform among those."""
@@ -168,18 +162,6 @@ class NumberTranslation(Task):
     def generate(self, n: int, generator: Generator) -> Batch:
         numbers = self.sample_numbers(n, generator)
         return Batch(self.encode_source(numbers), self.translate(numbers))
-
-    def train_batch(self, seed: int, step: int) -> Batch:
-        return self.generate(self.batch_size, self._generator.manual_seed(stream_seed(seed, step)))
-
-    def val_set(self) -> Batch:
-        return self._val
-
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
-        return token_loss(pred, y)
-
-    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
-        return token_sequence_loss(pred, y, last_only)
 
     def metrics(self, pred: Decoded, y: Tensor) -> dict[str, float]:
         token, sequence = generation_accuracy(pred.generated, y)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import Batch, Decoded, Task, TaskSpec
-from seqnet.data.registry import DataConfig, register_task
-from seqnet.data.seeds import heldout_set, stream_seed
+from seqnet.data.base import Batch, Decoded, TaskSpec
+from seqnet.data.generated import GeneratedConfig, GeneratedTask
+from seqnet.data.registry import register_task
 
 FREQUENCY = (1.0, 3.0)  # cycles per sequence
 AMPLITUDE = (0.5, 1.5)
@@ -28,15 +28,13 @@ BASELINE_MSE = 13.0 / 24.0
 
 
 @dataclass
-class SineGenConfig(DataConfig):
+class SineGenConfig(GeneratedConfig):
     name: str = "sine_gen"
     seq_len: int = 50
-    val_size: int = 1024
-    val_seed: int = 1234
 
 
 @register_task("sine_gen", config=SineGenConfig)
-class SineGeneration(Task):
+class SineGeneration(GeneratedTask):
     metric_names = ("loss", "mse", "baseline_ratio")
 
     def __init__(
@@ -49,13 +47,9 @@ class SineGeneration(Task):
     ) -> None:
         if seq_len < 2:
             raise ValueError(f"sine_gen needs data.seq_len >= 2 (a waveform), got {seq_len}")
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        super().__init__(batch_size, device)
-        self.seq_len, self.val_size, self.val_seed = seq_len, val_size, val_seed
+        super().__init__(batch_size, val_size, val_seed, device)
+        self.seq_len = seq_len
         self.spec = TaskSpec(input_size=3, output_size=1, shape="one_to_many", output_len=seq_len)
-        self._generator = Generator(device=self.device)
-        self._val = heldout_set(self.generate, val_size, val_seed, self._generator)
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` examples, vectorised: x (n, 1, 3) parameters, y (n, seq_len, 1) waveforms."""
@@ -68,12 +62,6 @@ class SineGeneration(Task):
         y = amplitude[:, None] * torch.sin(angle)
         x = torch.stack((frequency, phase, amplitude), dim=-1)
         return Batch(x.unsqueeze(1), y.unsqueeze(-1))
-
-    def train_batch(self, seed: int, step: int) -> Batch:
-        return self.generate(self.batch_size, self._generator.manual_seed(stream_seed(seed, step)))
-
-    def val_set(self) -> Batch:
-        return self._val
 
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return torch.mean((pred - y) ** 2)

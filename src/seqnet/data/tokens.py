@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqnet.data.base import IGNORE_INDEX
+from seqnet.data.base import IGNORE_INDEX, Task
 
 
 class CharVocabulary:
@@ -73,3 +73,13 @@ def generation_accuracy(generated: Tensor, y: Tensor) -> tuple[float, float]:
     token = float(right.sum()) / float(real.sum())
     sequence = float((right == real).all(dim=1).double().mean())
     return token, sequence
+
+
+class TokenTargets(Task):
+    """The loss of a decoder task whose targets are padded token ids (its metrics are its own)."""
+
+    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
+        return token_loss(pred, y)
+
+    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
+        return token_sequence_loss(pred, y, last_only)

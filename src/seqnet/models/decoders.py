@@ -11,6 +11,7 @@ or the predicted value). Every model has the same interface as ``SequenceModel``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from torch import Tensor, nn
 
 from seqnet.data.base import Decoded, TaskSpec
 from seqnet.models.engine import Probes
-from seqnet.models.sequence_model import Head, make_encoder, state_probe_names
+from seqnet.models.sequence_model import Head, make_encoder, run_core, state_probe_names
 
 State = Tensor | tuple[Tensor, ...]
 
@@ -57,10 +58,7 @@ class Decoder(nn.Module):
         if self.tokens:  # padding (IGNORE_INDEX) only follows the end token: any id will do
             previous = previous.clamp(min=0)
         features = self.encoder(torch.cat((start.to(previous.dtype), previous), dim=1))
-        if probes is not None:
-            outputs, h_n = self.core(features, state, probes=probes)
-        else:
-            outputs, h_n = self.core(features, state)
+        outputs, h_n = run_core(self.core, features, state, probes)
         return self.head(outputs), h_n
 
     def generate(self, state: State) -> Tensor:
@@ -95,11 +93,19 @@ class Decoder(nn.Module):
 
 
 class _DecodingModel(nn.Module):
-    """What both decoder models share: ``initial_state`` is theirs, the rest is here."""
+    """What both decoder models share: an input encoder and a decoder; ``initial_state`` is
+    theirs, the rest is here."""
 
-    decoder: Decoder
     #: Prefix of the decoder's probe names (``dec_`` beside an encoder core).
     decoder_probes: str = ""
+
+    def __init__(
+        self, spec: TaskSpec, make_core: Callable[[int], nn.Module], encoder_size: int | None
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder, self.features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
+        self.decoder = Decoder(spec, make_core, encoder_size)
 
     def initial_state(self, x: Tensor, hx: Any = None, probes: Probes | None = None) -> State:
         raise NotImplementedError
@@ -140,11 +146,8 @@ class EncoderDecoder(_DecodingModel):
     def __init__(
         self, spec: TaskSpec, make_core: Callable[[int], nn.Module], encoder_size: int | None
     ) -> None:
-        super().__init__()
-        self.spec = spec
-        self.encoder, features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
-        self.encoder_core = make_core(features)
-        self.decoder = Decoder(spec, make_core, encoder_size)
+        super().__init__(spec, make_core, encoder_size)
+        self.encoder_core = make_core(self.features)
 
     @property
     def probe_names(self) -> list[str]:
@@ -156,10 +159,10 @@ class EncoderDecoder(_DecodingModel):
 
     def initial_state(self, x: Tensor, hx: Any = None, probes: Probes | None = None) -> State:
         features = self.encoder(x)
-        if probes is None:
-            return self.encoder_core(features, hx)[1]
-        features = probes.attach("x", features)
-        return self.encoder_core(features, hx, probes=probes.scoped("enc_"))[1]
+        if probes is not None:
+            features = probes.attach("x", features)
+            probes = probes.scoped("enc_")
+        return run_core(self.encoder_core, features, hx, probes)[1]
 
 
 class VectorDecoder(_DecodingModel):
@@ -174,15 +177,10 @@ class VectorDecoder(_DecodingModel):
     def __init__(
         self, spec: TaskSpec, make_core: Callable[[int], nn.Module], encoder_size: int | None
     ) -> None:
-        super().__init__()
-        self.spec = spec
-        self.encoder, features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
-        self.decoder = Decoder(spec, make_core, encoder_size)
+        super().__init__(spec, make_core, encoder_size)
         core = self.decoder.core
         self._state_shape = (len(core.cell_class.state_names), core.num_layers, core.hidden_size)
-        self.state_map = nn.Linear(
-            features, self._state_shape[0] * core.num_layers * core.hidden_size
-        )
+        self.state_map = nn.Linear(self.features, math.prod(self._state_shape))
 
     @property
     def probe_names(self) -> list[str]:

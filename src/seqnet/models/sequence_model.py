@@ -39,6 +39,14 @@ def state_probe_names(core: nn.Module, prefix: str = "") -> list[str]:
     ]
 
 
+def run_core(core: nn.Module, features: Tensor, hx: Any, probes: Probes | None) -> Any:
+    """``core(features, hx) -> (outputs, h_n)``; with ``probes``, on the step-by-step engine with
+    a probe on every state."""
+    if probes is None:
+        return core(features, hx)
+    return core(features, hx, probes=probes)
+
+
 class Head(nn.Module):
     """Linear read-out of the top layer: at the last step (many-to-one) or at every step."""
 
@@ -94,9 +102,7 @@ class SequenceModel(nn.Module):
         features = self.encoder(x)
         if probes is not None:
             features = probes.attach("x", features)
-            outputs, h_n = self.core(features, hx, probes=probes)
-        else:
-            outputs, h_n = self.core(features, hx)
+        outputs, h_n = run_core(self.core, features, hx, probes)
         return self.head(outputs), h_n
 
     def predict(self, x: Tensor, y: Tensor | None = None) -> Tensor:
