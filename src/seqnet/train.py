@@ -4,22 +4,27 @@
     seqnet-train                                  # LSTM on the adding problem, CPU, < 1 minute
     seqnet-train model=gru data.seq_len=100       # any key can be overridden
     seqnet-train -m model=rnn,lstm,gru            # a sweep: outputs/multirun/<timestamp>/...
+    torchrun --nproc_per_node=2 -m seqnet.train   # data-parallel (seqnet.training.distributed)
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import seqnet.config  # noqa: F401  (registers the schemas and resolvers before composition)
-from seqnet.errors import SeqnetError
+from seqnet.errors import SeqnetError, TrainingDiverged
+from seqnet.training.distributed import agree_on_run_time
 from seqnet.training.loop import train
+from seqnet.training.preemption import Preempted
 
 log = logging.getLogger("seqnet")
 
@@ -29,11 +34,20 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def run(cfg: DictConfig) -> float:
+    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if cfg.trainer.threads is None:
+        cfg.trainer.threads = threads_per_job()
     try:
         metrics = train(cfg)
+        if in_sweep:
+            check_metric(metrics)
+    except Preempted as e:
+        log.warning("%s", e)
+        print(f"seqnet-train: {e}", file=sys.stderr)
+        e.hand_over()  # submitit requeues the job; otherwise exit with 128 + the signal
     except SeqnetError as e:
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise  # the sweeper marks this job failed and goes on with the others
+        if in_sweep:
+            raise  # the sweeper marks this job failed (an Optuna trial: FAIL) and goes on
         log.error("%s", e)
         print(f"seqnet-train: error: {e}", file=sys.stderr)
         sys.exit(1)
@@ -46,12 +60,40 @@ def run(cfg: DictConfig) -> float:
     return metrics["val/loss"]
 
 
+def check_metric(metrics: dict) -> None:
+    """A sweeper must never be handed NaN or inf (it crashed Optuna sweeps, hydra issue 2237):
+    such a run is an error, and its trial is recorded as failed."""
+    value = metrics["val/loss"]
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"final val/loss is {value}; the model diverged. Try a lower optim.lr or "
+            "trainer.clip_grad_norm=1.0"
+        )
+
+
+def threads_per_job() -> int | None:
+    """CPU threads for a job of a joblib sweep: the cores shared by the parallel jobs
+    (threads per job x jobs <= cores); None (PyTorch's default) for any other launcher."""
+    if not HydraConfig.initialized():
+        return None
+    n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs")
+    if not isinstance(n_jobs, int) or n_jobs == 0:
+        return None
+    cores = len(os.sched_getaffinity(0))
+    jobs = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)  # joblib: -1 = all cores
+    return max(1, cores // jobs)
+
+
 def main() -> None:
     if not CONFIG_DIR.is_dir():
         sys.exit(
             f"seqnet-train: error: no configs at {CONFIG_DIR}; install seqnet from its "
             "repository with pip install -e . (or pass --config-dir PATH)"
         )
+    agree_on_run_time()  # under torchrun: one run directory for all ranks
+    if int(os.environ.get("RANK", "0")) > 0:
+        # Rank 0 writes the run's .hydra/ and train.log; the others only print.
+        sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
     run()
 
 

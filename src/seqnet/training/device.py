@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import torch
 
 from seqnet.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,3 +46,16 @@ def configure_cpu(flush_denormal: bool) -> None:
     intra-op worker threads inherit it only if they start after it is set, hence first thing.
     """
     torch.set_flush_denormal(flush_denormal)
+
+
+def configure_threads(threads: int | None) -> None:
+    """``trainer.threads`` intra-op threads (None: PyTorch's default, one per core).
+
+    Parallel jobs on one machine should share its cores: threads per job x jobs <= cores
+    (seqnet-train sets this from the joblib launcher's n_jobs when it is left at null).
+    """
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"trainer.threads={threads} must be >= 1, or null for all cores")
+        torch.set_num_threads(threads)
+    log.info("%d CPU thread(s) per process", torch.get_num_threads())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig
 
 from seqnet.data import Task
@@ -29,13 +30,14 @@ class GradientMonitor:
         writer: RunWriter,
         run_dir: Path,
         max_steps: int,
+        enabled: bool = True,
     ) -> None:
         self.cfg = gcfg
         self.model = model
         self.task = task
         self.writer = writer
         self.max_steps = max_steps
-        self.enabled = gcfg.every_n_steps > 0
+        self.enabled = enabled and gcfg.every_n_steps > 0  # off on ranks other than 0
         self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name)
         self.quantities: list[str] = []
         self.probe_batch = None
@@ -58,14 +60,16 @@ class GradientMonitor:
         return self.enabled and step % self.cfg.every_n_steps == 0
 
     def measure(self, step: int) -> None:
-        profile = measure_profile(
-            self.model,
-            self.task,
-            self.probe_batch,
-            step,
-            dtype=self.cfg.dtype.name,
-            loss=self.cfg.loss.name,
-        )
+        # Never in reduced precision, even if called inside an autocast region.
+        with torch.autocast(self.probe_batch[0].device.type, enabled=False):
+            profile = measure_profile(
+                self.model,
+                self.task,
+                self.probe_batch,
+                step,
+                dtype=self.cfg.dtype.name,
+                loss=self.cfg.loss.name,
+            )
         self.store.append(profile)
         log_profile(self.writer, profile, self.cfg.depth_points, self.cfg.horizon_threshold)
 

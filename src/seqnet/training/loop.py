@@ -25,12 +25,28 @@ from seqnet.data import Task, build_task
 from seqnet.errors import ConfigError, TrainingDiverged
 from seqnet.logging.hparams import flat_hparams
 from seqnet.logging.progress import training_progress
-from seqnet.logging.tensorboard import RunWriter
+from seqnet.logging.tensorboard import NullWriter, RunWriter
 from seqnet.models import SequenceModel, build_model
 from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
 from seqnet.training.checks import check_config, check_probe_batch, check_resumable
-from seqnet.training.device import configure_cpu, resolve_device
+from seqnet.training.device import configure_cpu, configure_threads, resolve_device
+from seqnet.training.distributed import (
+    Ranks,
+    agree_on_step,
+    average_gradients,
+    check_batch_divisible,
+    join_process_group,
+    shard,
+)
 from seqnet.training.gradient_monitor import GradientMonitor
+from seqnet.training.precision import MixedPrecision
+from seqnet.training.preemption import StopSignals
+from seqnet.training.resume import (
+    checkpoint_to_resume,
+    finished_metrics,
+    own_checkpoint,
+    resumes_in_place,
+)
 from seqnet.training.seeding import rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -52,11 +68,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # ---- validate everything the user gave before any work --------------------------------
     check_config(cfg)
-    device = setup_device(tcfg)
+    ranks = join_process_group()
+    check_batch_divisible(cfg.data.batch_size, ranks)
+    device = setup_device(tcfg, ranks)
+    precision = MixedPrecision(tcfg.precision, device)
+    ckpt_path = checkpoint_to_resume(cfg.ckpt_path, run_dir)
+    in_place = resumes_in_place(ckpt_path, run_dir)
     # Loaded on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
-    checkpoint = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
+    checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
     if checkpoint is not None:
         check_resumable(checkpoint, cfg)
+        if in_place and (done := finished_metrics(checkpoint, run_dir, tcfg.max_steps)):
+            return done
 
     # ---- build ------------------------------------------------------------------------------
     seed_everything(cfg.seed)
@@ -65,16 +88,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
     optimizer = instantiate(cfg.optim)(model.parameters())
     counters = Counters()
     if checkpoint is not None:
-        counters = restore(checkpoint, model, optimizer)
-        log.info("resumed from %s at step %d", cfg.ckpt_path, counters.step)
-    writer = open_writer(cfg, run_dir, task)
-    grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
-    if cfg.ckpt_path:
-        grads.carry_over(Path(cfg.ckpt_path).parent.parent, before_step=counters.step)
-    ckpt_file = run_dir / "checkpoints" / "last.pt"
+        counters = restore(checkpoint, model, optimizer, precision)
+        log.info("resumed from %s at step %d", ckpt_path, counters.step)
+    writer = open_writer(cfg, run_dir, task, ranks, hparams=not in_place)
+    grads = GradientMonitor(
+        cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
+    )
+    if ckpt_path:
+        grads.carry_over(ckpt_path.parent.parent, before_step=counters.step)
+    ckpt_file = own_checkpoint(run_dir)
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt_file, checkpoint_payload(cfg, model, optimizer, step, counters))
+        if not ranks.is_main:
+            return
+        payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
+        save_checkpoint(ckpt_file, payload)
         grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
         writer.flush()
 
@@ -84,33 +112,38 @@ def train(cfg: DictConfig) -> dict[str, float]:
     consecutive_nonfinite, last_norm = 0, None
     val_metrics: dict[str, float] = {}
     model.train()
-    progress = training_progress(tcfg.progress_bar)
+    progress = training_progress(tcfg.progress_bar and ranks.is_main)
     bar = progress.add_task(
         "train", total=max_steps, completed=counters.step, loss=math.nan, rate=0.0
     )
     throughput = Throughput()
-    with progress:
+    with progress, StopSignals() as signals:
         for step in range(counters.step, max_steps):
             if grads.due(step):
                 grads.measure(step)  # step 0 is measured before any update
 
-            x, y = task.train_batch(cfg.seed, step)
-            pred, _ = model(x)
-            loss = task.loss(pred, y)
+            x, y = shard(task.train_batch(cfg.seed, step), ranks)
+            with precision.autocast():
+                pred, _ = model(x)
+                loss = task.loss(pred, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            precision.backward(loss)
+            average_gradients(params, ranks)
+            precision.unscale(optimizer)
             grad_norm = get_total_norm([p.grad for p in params if p.grad is not None])
-            loss_value, norm_value = loss.item(), grad_norm.item()
+            loss_value, stop = agree_on_step(loss, signals.requested, ranks)
+            norm_value = grad_norm.item()
 
             if math.isfinite(loss_value) and math.isfinite(norm_value):
                 consecutive_nonfinite = 0
                 if clip is not None and norm_value > clip:
                     clip_grads_with_norm_(params, clip, grad_norm)
                     counters.clipped_steps += 1
-                optimizer.step()
+                precision.step(optimizer)
                 warn_on_jump(step + 1, last_norm, norm_value, tcfg.grad_jump_decades, clip)
                 last_norm = norm_value
             else:  # skip the update; the weights stay those of the last good step
+                precision.skip()
                 counters.nonfinite_steps += 1
                 consecutive_nonfinite += 1
                 if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
@@ -138,12 +171,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
             progress.update(bar, completed=done)
 
             if done % tcfg.val_every_n_steps == 0 or done == max_steps:
-                val_metrics = evaluate(model, task)
+                with precision.autocast():
+                    val_metrics = evaluate(model, task)
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
             if done == max_steps and grads.enabled:
                 grads.measure(done)  # the last step, after the final update
-            if done % tcfg.ckpt_every_n_steps == 0 or done == max_steps:
+            if done % tcfg.ckpt_every_n_steps == 0 or done == max_steps or stop:
                 save(done)
+            if stop and done < max_steps:  # preempted: checkpoint written, hand over
+                writer.close()
+                raise signals.preempted(done, ckpt_file)
 
     # ---- finish -------------------------------------------------------------------------------
     if not val_metrics:  # resumed at or past max_steps: nothing trained, still report
@@ -157,7 +194,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         nonfinite_steps=counters.nonfinite_steps,
         clipped_steps=counters.clipped_steps,
     )
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if ranks.is_main:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
@@ -175,11 +213,15 @@ def evaluate(model: SequenceModel, task: Task, chunk: int = 1024) -> dict[str, f
 # ---------------------------------------------------------------------------- set-up
 
 
-def setup_device(tcfg: DictConfig) -> torch.device:
-    """The training device; on CPU the denormal flush is set before any tensor work."""
+def setup_device(tcfg: DictConfig, ranks: Ranks) -> torch.device:
+    """The training device (under torchrun, the rank's own GPU); on CPU the denormal flush is
+    set before any tensor work; ``trainer.threads`` intra-op threads."""
     device = resolve_device(tcfg.device)
+    if device.type == "cuda" and device.index is None and ranks.parallel:
+        device = torch.device("cuda", ranks.local_rank)
     if device.type == "cpu":
         configure_cpu(tcfg.flush_denormal)
+    configure_threads(tcfg.threads)
     return device
 
 
@@ -195,11 +237,15 @@ def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, S
 
 
 def restore(
-    checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    checkpoint: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    precision: MixedPrecision,
 ) -> Counters:
-    """Load the model, optimizer and RNG states of a checkpoint; its counters."""
+    """Load the model, optimizer, loss-scaler and RNG states of a checkpoint; its counters."""
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
+    precision.load_state_dict(checkpoint.get("grad_scaler", {}))
     set_rng_state(checkpoint["rng"])
     return Counters(
         step=int(checkpoint["step"]),
@@ -208,11 +254,17 @@ def restore(
     )
 
 
-def open_writer(cfg: DictConfig, run_dir: Path, task: Task) -> RunWriter:
-    """The run's TensorBoard writer, with its HPARAMS entry written first."""
+def open_writer(
+    cfg: DictConfig, run_dir: Path, task: Task, ranks: Ranks, hparams: bool = True
+) -> RunWriter | NullWriter:
+    """The run's TensorBoard writer (rank 0 only), with its HPARAMS entry written first; a run
+    continued in its own folder already has that entry."""
+    if not ranks.is_main:
+        return NullWriter()
     writer = RunWriter(run_dir / "tb")
-    metric_tags = [f"final/val_{m}" for m in task.metric_names]
-    writer.write_hparams(flat_hparams(cfg), metric_tags)
+    if hparams:
+        metric_tags = [f"final/val_{m}" for m in task.metric_names]
+        writer.write_hparams(flat_hparams(cfg), metric_tags)
     return writer
 
 
@@ -222,11 +274,13 @@ def checkpoint_payload(
     optimizer: torch.optim.Optimizer,
     step: int,
     counters: Counters,
+    precision: MixedPrecision,
 ) -> dict[str, Any]:
     """Everything a resume needs (see ``training.checkpoint.REQUIRED_KEYS``)."""
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "grad_scaler": precision.state_dict(),
         "step": step,
         "rng": rng_state(),
         "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
