@@ -1,0 +1,147 @@
+"""Sweeps as users launch them (a subprocess each): readable job folders, the joblib launcher,
+Optuna with a persistent study, and a failed trial that does not stop the search."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import TINY
+from subprocesses import (
+    hparams_sessions,
+    only_child,
+    run_train,
+    scalar_series,
+    seqnet_env,
+    train_command,
+)
+
+RUN_FILES = [".hydra", "checkpoints", "gradients.npz", "metrics.json", "tb", "train.log"]
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_multirun_names_each_job_by_what_differs(tmp_path: Path) -> None:
+    run_train(tmp_path, "-m", "model=rnn,gru", *TINY, "paths.output_dir=out")
+
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["multirun"]  # no stray runs/
+    sweep = only_child(tmp_path / "out" / "multirun")
+    assert sorted(p.name for p in sweep.iterdir()) == [
+        "model=gru",
+        "model=rnn",
+        "multirun.yaml",
+        "sweep.yaml",
+    ]
+    # The shared overrides are written once, for the whole sweep.
+    record = OmegaConf.load(sweep / "sweep.yaml")
+    assert list(record.shared) == [*TINY, "paths.output_dir=out"]
+    assert list(record.swept) == ["model"]
+
+    sessions = {}
+    for model in ("rnn", "gru"):
+        run_dir = sweep / f"model={model}"
+        assert sorted(p.name for p in run_dir.iterdir()) == RUN_FILES
+        assert len(list((run_dir / "tb").iterdir())) == 1  # one TensorBoard run, no sub-folder
+        (sessions[model],) = hparams_sessions(run_dir)  # HPARAMS written once
+        assert sessions[model]["model/name"] == model
+        final = scalar_series(run_dir)["final/val_loss"]
+        assert final == [(6, pytest.approx(metrics(run_dir)["val/loss"], rel=1e-6))]
+    # The same columns in every job; a key the GRU does not have reads n/a.
+    assert sessions["rnn"].keys() == sessions["gru"].keys()
+    assert (sessions["rnn"]["model/nonlinearity"], sessions["gru"]["model/nonlinearity"]) == (
+        "tanh",
+        "n/a",
+    )
+
+
+@pytest.mark.slow
+def test_joblib_sweep_runs_jobs_in_parallel_processes_sharing_the_cores(tmp_path: Path) -> None:
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY]
+    env = seqnet_env()
+    env.pop("OMP_NUM_THREADS")  # the thread count must come from seqnet, not from here
+    launcher = subprocess.Popen(
+        train_command(*args, "paths.output_dir=out"),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = launcher.communicate(timeout=300)
+    assert launcher.returncode == 0, err[-3000:]
+
+    sweep = only_child(tmp_path / "out" / "multirun")
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)  # cores // n_jobs
+    pids = set()
+    for seed in (1, 2):
+        run_dir = sweep / f"seed={seed}"
+        (events,) = (run_dir / "tb").iterdir()  # events.out.tfevents.<time>.<host>.<pid>.<n>
+        pids.add(int(events.name.split(".")[-2]))
+        config = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["config"]
+        assert (config["seed"], config["trainer"]["threads"]) == (seed, threads)
+        assert f"{threads} CPU thread(s) per process" in (run_dir / "train.log").read_text()
+    assert len(pids) == 2 and launcher.pid not in pids  # two worker processes
+    assert metrics(sweep / "seed=1")["val/loss"] != metrics(sweep / "seed=2")["val/loss"]
+
+
+def trials(db: Path) -> list[tuple[int, str, float, float | None]]:
+    """(number, state, optim.lr, value) of every trial of the study stored in ``db``."""
+    study = optuna.load_study(study_name="seqnet", storage=f"sqlite:///{db}")
+    return [(t.number, t.state.name, t.params["optim.lr"], t.value) for t in study.trials]
+
+
+@pytest.mark.slow
+def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> None:
+    # lr=1e30 makes the loss inf after one update: training stops on non-finite steps. The
+    # sampler's seed makes the first of three trials draw it (then two with lr=1e-3).
+    search = [
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.seed=8",
+        "optim.lr=choice(0.001,1e30)",
+        "trainer.clip_grad_norm=1.0",  # fixed: only optim.lr is searched
+        "trainer.max_nonfinite_steps=2",
+        *TINY,
+    ]
+    run_train(tmp_path, *search, "paths.output_dir=out")
+    db = tmp_path / "out" / "optuna" / "seqnet.db"  # the default storage
+    first = trials(db)
+    run_train(tmp_path, *search, "paths.output_dir=out")  # the same command continues the study
+    both = trials(db)
+
+    assert both[:3] == first
+    assert [t[0] for t in both] == list(range(6))
+    assert [(state, lr) for _, state, lr, _ in both] == [
+        ("FAIL", 1e30),
+        ("COMPLETE", 0.001),
+        ("COMPLETE", 0.001),
+    ] * 2
+    sweeps = sorted((tmp_path / "out" / "multirun").iterdir())
+    assert len(sweeps) == 2
+    for number, state, _, value in both:
+        sweep, job = sweeps[number // 3], number % 3
+        lr = "1e+30" if state == "FAIL" else "0.001"
+        run_dir = sweep / f"{job}_optim.lr={lr}"  # job number, then what differs
+        if state == "FAIL":
+            assert value is None and not (run_dir / "metrics.json").exists()
+        else:
+            assert value == metrics(run_dir)["val/loss"]
+    best = OmegaConf.load(sweeps[1] / "optimization_results.yaml")
+    assert best.best_value == min(t[3] for t in both if t[3] is not None)
+    assert sorted(p.name for p in sweeps[1].iterdir()) == [
+        "0_optim.lr=1e+30",
+        "1_optim.lr=0.001",
+        "2_optim.lr=0.001",
+        "optimization_results.yaml",
+        "sweep.yaml",
+    ]
