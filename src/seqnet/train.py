@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import seqnet.config  # noqa: F401  (registers the schemas and resolvers before composition)
 from seqnet.errors import SeqnetError, TrainingDiverged
-from seqnet.training.distributed import agree_on_run_time
+from seqnet.training.distributed import agree_on_run_time, leave_process_group
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted
 
@@ -52,6 +52,8 @@ def run(cfg: DictConfig) -> float:
         print(f"seqnet-train: error: {e}", file=sys.stderr)
         sys.exit(1)
     run_dir = Path(cfg.paths.run_dir)
+    if int(os.environ.get("RANK", "0")) > 0:
+        return metrics["val/loss"]  # under torchrun, rank 0 reports
     print(
         f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps"
         f"\nrun directory: {run_dir}"
@@ -94,7 +96,10 @@ def main() -> None:
     if int(os.environ.get("RANK", "0")) > 0:
         # Rank 0 writes the run's .hydra/ and train.log; the others only print.
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
-    run()
+    try:
+        run()
+    finally:
+        leave_process_group()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def join_process_group() -> Ranks:
     return Ranks(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
+def leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def agree_on_run_time() -> None:
     """Make every rank name its run directory from rank 0's clock.
 
