@@ -1,0 +1,71 @@
+"""Labelling compared runs by the config keys whose values differ between them
+(``model.name=gru, data.seq_len=100``), else by their folder names."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqnet.logging.hparams import flatten
+
+#: Config keys left out of labels: where a run was written and how it was displayed or placed
+#: do not change what was trained.
+IGNORED_KEYS = ("ckpt_path", "trainer.progress_bar", "trainer.device")
+IGNORED_PREFIXES = ("paths", "hydra")
+
+
+def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Hashable]:
+    """``{"model": {"name": "gru"}}`` -> ``{"model.name": "gru"}``, without the keys that do not
+    change what is trained (``paths.*``, ``hydra``, ``ckpt_path``, ...); lists and other
+    unhashable values become their ``str``."""
+    return {
+        name: value if isinstance(value, Hashable) else str(value)
+        for name, value in flatten(tree, prefix.rstrip("."), sep=".").items()
+        if name not in IGNORED_KEYS and name.split(".")[0] not in IGNORED_PREFIXES
+    }
+
+
+def _format_item(key: str, value: Hashable) -> str:
+    # optim._target_=torch.optim.SGD is what optim=sgd chose: say "optim=SGD".
+    if key.endswith("._target_") and isinstance(value, str):
+        return f"{key.removesuffix('._target_')}={value.rsplit('.', 1)[-1]}"
+    return f"{key}={value}"
+
+
+def differing_keys(configs: Sequence[dict[str, Hashable]]) -> list[str]:
+    """Keys with two or more different values among the runs that have them.
+
+    A key only some runs have and that is equal wherever present (``model.nonlinearity`` of the
+    RNN runs next to a GRU) follows from another key (``model.name``) and is left out. Order:
+    ``model.name`` first, then the order of the keys in the configs.
+    """
+    order: dict[str, None] = {}
+    for config in configs:
+        order.update(dict.fromkeys(config))
+    keys = [
+        key
+        for key in order
+        if len({repr(c[key]) for c in configs if key in c}) > 1  # repr: 1 and True differ
+    ]
+    return sorted(keys, key=lambda k: k != "model.name")  # stable: the rest keep their order
+
+
+def run_labels(configs: Sequence[dict[str, Hashable]], names: Sequence[str]) -> list[str]:
+    """``"model.name=gru, data.seq_len=100"`` per run: the values that differ between the runs;
+    a run with none of them is labelled by its name, and equal labels get the name appended."""
+    keys = differing_keys(configs)
+    labels = [
+        ", ".join(_format_item(k, c[k]) for k in keys if k in c) or name
+        for c, name in zip(configs, names, strict=True)
+    ]
+    return [
+        f"{label} ({name})" if labels.count(label) > 1 and label != name else label
+        for label, name in zip(labels, names, strict=True)
+    ]
+
+
+def run_names(paths: Sequence[Path]) -> list[str]:
+    """Folder names, or parent/name where two runs' folders share a name (two sweeps)."""
+    names = [p.name for p in paths]
+    return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]

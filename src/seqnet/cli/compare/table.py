@@ -1,0 +1,89 @@
+"""The printed table: each run's plotted profile reduced to a few numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from seqnet.cli.compare.runs import Run
+
+
+@dataclass
+class RunSummary:
+    """One table row: the plotted profile of one quantity, reduced to a few numbers."""
+
+    label: str
+    step: int
+    log10_first: float  # log10 norm at t=0 (the floor of log10_floor(dtype) for an exact zero)
+    log10_last: float  # ... at t=T-1
+    log10_ratio: float
+    horizon: int
+    zero_steps: int
+    first_is_zero: bool
+    last_is_zero: bool
+    val_loss: float | None
+
+
+def summarize(run: Run, label: str, step: int, quantity: str) -> RunSummary:
+    """The table row of ``run`` at ``step`` (``quantity`` must be one the run logged)."""
+    profile = run.profile(step)
+    logs = profile.log10(quantity)
+    norms = profile.norms[quantity]
+    val_loss = run.metrics.get("val/loss")
+    return RunSummary(
+        label=label,
+        step=step,
+        log10_first=float(logs[0]),
+        log10_last=float(logs[-1]),
+        log10_ratio=profile.log10_ratio(quantity),
+        horizon=profile.horizon(quantity, run.horizon_threshold),
+        zero_steps=profile.zero_steps(quantity),
+        first_is_zero=bool(norms[0] == 0),
+        last_is_zero=bool(norms[-1] == 0),
+        val_loss=float(val_loss) if isinstance(val_loss, int | float) else None,
+    )
+
+
+def format_table(rows: Sequence[RunSummary | tuple[str, int]], quantity: str) -> str:
+    """Plain-text table, one line per run; a ``(label, step)`` row is a run without
+    ``quantity``. An exact-zero norm prints as ``zero`` (``log10_ratio`` uses the floor)."""
+    head = [
+        "run",
+        "step",
+        "log10 t=0",
+        "log10 t=T-1",
+        "log10_ratio",
+        "horizon",
+        "zero_steps",
+        "val/loss",
+    ]
+    lines = [head]
+    for row in rows:
+        if isinstance(row, RunSummary):
+            lines.append(
+                [
+                    row.label,
+                    str(row.step),
+                    "zero" if row.first_is_zero else f"{row.log10_first:.3f}",
+                    "zero" if row.last_is_zero else f"{row.log10_last:.3f}",
+                    f"{row.log10_ratio:.3f}",
+                    str(row.horizon),
+                    str(row.zero_steps),
+                    "-" if row.val_loss is None else f"{row.val_loss:.4g}",
+                ]
+            )
+        else:
+            label, step = row
+            lines.append([label, str(step), *["-"] * 5, "-"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    text = [
+        "  ".join(
+            [
+                line[0].ljust(widths[0]),
+                *(c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)),
+            ]
+        ).rstrip()
+        for line in lines
+    ]
+    title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||:"
+    return "\n".join([title, *text])
