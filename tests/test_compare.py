@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -244,3 +245,50 @@ def test_labels_name_only_what_differs():
     ]
     # A run without any config (no .hydra, no checkpoint): nothing is known to differ.
     assert run_labels([{}, gru], names[:2]) == ["a", "b"]
+
+
+def test_sweep_table_sorted_by_val_loss_and_written_as_csv(runs, tmp_path, capsys):
+    dirs = [str(runs[m]) for m in ("rnn", "gru", "lstm")]
+    out, table = tmp_path / "c.png", tmp_path / "tables" / "sweep.csv"
+
+    assert main([*dirs, "--out", str(out), "--csv", str(table)]) == 0
+
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    losses = {m: json.loads((runs[m] / "metrics.json").read_text())["val/loss"] for m in runs}
+    best_first = sorted(losses, key=losses.get)
+    assert [r["model.name"] for r in rows] == best_first
+    assert [r["run"] for r in rows] == [f"model.name={m}" for m in best_first]
+    quantities = dict.fromkeys(q for m in best_first for q in npz(runs[m]) if "_l" in q or q == "x")
+    assert list(rows[0]) == [
+        "run",
+        "model.name",  # what differs
+        "val/loss",
+        "val/mse",
+        "val/baseline_ratio",
+        "step",
+        "nonfinite_steps",
+        "clipped_steps",
+        "grad_step",
+        *(f"{q}/{s}" for q in quantities for s in ("log10_ratio", "horizon", "zero_steps")),
+        "path",
+    ]
+    for row in rows:
+        model = row["model.name"]
+        assert float(row["val/loss"]) == losses[model]
+        assert (row["step"], row["grad_step"], row["path"]) == ("6", "6", str(runs[model]))
+        data = npz(runs[model])
+        for q in ("x", "h_l0", "c_l0"):
+            if q not in data:  # only the LSTM has a cell state: empty cells for the others
+                assert row[f"{q}/log10_ratio"] == "" and model != "lstm"
+                continue
+            norm = data[q][-1]
+            assert float(row[f"{q}/log10_ratio"]) == pytest.approx(np.log10(norm[0] / norm[-1]))
+            below = np.flatnonzero(norm < 1e-3 * norm[-1])
+            assert int(row[f"{q}/horizon"]) == (12 if below.size == 0 else 11 - below[-1])
+            assert row[f"{q}/zero_steps"] == "0"
+
+    printed = capsys.readouterr().out.split("runs by val/loss (best first)")[1].splitlines()
+    ranked = [line.split()[:2] for line in printed[2:5]]
+    assert ranked == [[str(i), f"model.name={m}"] for i, m in enumerate(best_first, start=1)]
+    assert printed[-1] == f"wrote {table}"
