@@ -112,6 +112,8 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
         "trainer.clip_grad_norm=1.0",  # fixed: only optim.lr is searched
         "trainer.max_nonfinite_steps=2",
         *TINY,
+        "trainer.max_steps=3",  # short trials: diverging stops at step 3 all the same
+        "grad_log.every_n_steps=0",
     ]
     run_train(tmp_path, *search, "paths.output_dir=out")
     db = tmp_path / "out" / "optuna" / "seqnet.db"  # the default storage
