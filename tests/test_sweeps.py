@@ -1,5 +1,6 @@
-"""Sweeps as users launch them (a subprocess each): readable job folders, the joblib launcher,
-Optuna with a persistent study, and a failed trial that does not stop the search."""
+"""Sweeps as users launch them (a subprocess each): the joblib launcher, Optuna with a persistent
+study, and a failed trial that does not stop the search. The basic launcher's readable folders
+and sweep.yaml: tests/test_cli.py."""
 
 from __future__ import annotations
 
@@ -15,53 +16,15 @@ from omegaconf import OmegaConf
 
 from conftest import TINY
 from subprocesses import (
-    hparams_sessions,
     only_child,
     run_train,
-    scalar_series,
     seqnet_env,
     train_command,
 )
 
-RUN_FILES = [".hydra", "checkpoints", "gradients.npz", "metrics.json", "tb", "train.log"]
-
 
 def metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
-
-
-@pytest.mark.slow
-def test_multirun_names_each_job_by_what_differs(tmp_path: Path) -> None:
-    run_train(tmp_path, "-m", "model=rnn,gru", *TINY, "paths.output_dir=out")
-
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["multirun"]  # no stray runs/
-    sweep = only_child(tmp_path / "out" / "multirun")
-    assert sorted(p.name for p in sweep.iterdir()) == [
-        "model=gru",
-        "model=rnn",
-        "multirun.yaml",
-        "sweep.yaml",
-    ]
-    # The shared overrides are written once, for the whole sweep.
-    record = OmegaConf.load(sweep / "sweep.yaml")
-    assert list(record.shared) == [*TINY, "paths.output_dir=out"]
-    assert list(record.swept) == ["model"]
-
-    sessions = {}
-    for model in ("rnn", "gru"):
-        run_dir = sweep / f"model={model}"
-        assert sorted(p.name for p in run_dir.iterdir()) == RUN_FILES
-        assert len(list((run_dir / "tb").iterdir())) == 1  # one TensorBoard run, no sub-folder
-        (sessions[model],) = hparams_sessions(run_dir)  # HPARAMS written once
-        assert sessions[model]["model/name"] == model
-        final = scalar_series(run_dir)["final/val_loss"]
-        assert final == [(6, pytest.approx(metrics(run_dir)["val/loss"], rel=1e-6))]
-    # The same columns in every job; a key the GRU does not have reads n/a.
-    assert sessions["rnn"].keys() == sessions["gru"].keys()
-    assert (sessions["rnn"]["model/nonlinearity"], sessions["gru"]["model/nonlinearity"]) == (
-        "tanh",
-        "n/a",
-    )
 
 
 @pytest.mark.slow
