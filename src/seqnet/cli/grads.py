@@ -56,9 +56,11 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     from seqnet.data import build_task
     from seqnet.gradients import measure_profile
     from seqnet.models import build_model
+    from seqnet.plugins import load_plugins
     from seqnet.training.checkpoint import load_checkpoint
     from seqnet.training.device import configure_cpu, resolve_device
 
+    load_plugins()  # the checkpoint may hold a model or task that a plugin registers
     device = resolve_device(str(options["device"]))
     if device.type == "cpu":
         configure_cpu(True)
