@@ -16,7 +16,7 @@ from conftest import TINY, compose_config
 from seqnet.data.base import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients
-from seqnet.training.distributed import Ranks, check_batch_divisible, shard
+from seqnet.training.distributed import Ranks, check_batch_divisible, seed_rank_generator, shard
 from seqnet.training.loop import train
 from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env
 from test_train import last_ckpt
@@ -29,6 +29,18 @@ def test_each_rank_takes_its_rows_of_the_global_batch() -> None:
     assert [p.y.tolist() for p in parts] == [[0, 10, 20, 30], [40, 50, 60, 70]]
     assert isinstance(parts[0], Batch)
     assert shard(batch, Ranks()) is batch  # one process: the whole batch
+
+
+def test_ranks_draw_their_own_dropout_masks() -> None:
+    def draws(rank: int, step: int) -> torch.Tensor:
+        torch.manual_seed(7)
+        seed_rank_generator(7, step, Ranks(rank, 2))
+        return torch.rand(4)
+
+    torch.manual_seed(7)
+    assert torch.equal(draws(0, 5), torch.rand(4))  # rank 0 keeps the run's generator
+    assert not torch.equal(draws(1, 5), draws(0, 5))
+    assert torch.equal(draws(1, 5), draws(1, 5)) and not torch.equal(draws(1, 5), draws(1, 6))
 
 
 def test_global_batch_must_split_evenly() -> None:

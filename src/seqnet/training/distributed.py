@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from seqnet.data.seeds import stream_seed
 from seqnet.errors import ConfigError
 
 #: Rank 0's clock at start-up, shared with every rank through the environment (see ``run_time``).
@@ -87,6 +88,14 @@ def agree_on_run_time() -> None:
 def run_time() -> float:
     """Seconds since the epoch for this run's folder name: rank 0's under torchrun, else now."""
     return float(os.environ.get(ENV_RUN_TIME) or time.time())
+
+
+def seed_rank_generator(seed: int, step: int, ranks: Ranks) -> None:
+    """Ranks other than 0 reseed the global generator (dropout masks) from (seed, step, rank):
+    with the run's one generator every rank would draw the same masks for its rows. Rank 0 keeps
+    the run's generator, so one process is unchanged and its checkpoint resumes it exactly."""
+    if ranks.rank > 0:
+        torch.manual_seed(stream_seed(seed, step) ^ ranks.rank)
 
 
 def check_batch_divisible(batch_size: int, ranks: Ranks) -> None:

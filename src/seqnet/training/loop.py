@@ -36,6 +36,7 @@ from seqnet.training.distributed import (
     average_gradients,
     check_batch_divisible,
     join_process_group,
+    seed_rank_generator,
     shard,
 )
 from seqnet.training.gradient_monitor import GradientMonitor
@@ -90,6 +91,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if checkpoint is not None:
         counters = restore(checkpoint, model, optimizer, precision)
         log.info("resumed from %s at step %d", ckpt_path, counters.step)
+    seed_rank_generator(cfg.seed, counters.step, ranks)
     writer = open_writer(cfg, run_dir, task, ranks, hparams=not in_place)
     grads = GradientMonitor(
         cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
