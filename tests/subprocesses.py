@@ -27,6 +27,18 @@ def train_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "seqnet.train", *args]
 
 
+def start_train(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``python -m seqnet.train ARGS`` started in ``cwd`` (text pipes for stdout and stderr)."""
+    return subprocess.Popen(
+        train_command(*args),
+        cwd=cwd,
+        env=env or seqnet_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_train(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         train_command(*args),

@@ -23,7 +23,7 @@ from seqnet.gradients import load_gradients
 from seqnet.train import check_metric
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted, StopSignals
-from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env, train_command
+from subprocesses import hparams_sessions, only_child, scalar_series, start_train
 from test_train import assert_state_equal, last_ckpt, snapshot
 
 #: A run long enough to be caught mid-training by a signal, in tiny steps.
@@ -160,14 +160,7 @@ def interrupt(pid: int, signum: int) -> None:
 @pytest.mark.slow
 def test_sigterm_to_a_training_process_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        train_command(*LONG, "ckpt_path=auto", f"hydra.run.dir={run_dir}"),
-        cwd=tmp_path,
-        env=seqnet_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_train(tmp_path, *LONG, "ckpt_path=auto", f"hydra.run.dir={run_dir}")
     wait_for(run_dir / "checkpoints" / "last.pt", process)
     interrupt(process.pid, signal.SIGTERM)
     _, err = process.communicate(timeout=120)
@@ -203,20 +196,8 @@ def submitit_task(folder: Path) -> int:
 
 @pytest.mark.slow
 def test_submitit_local_job_is_requeued_after_preemption_and_resumes(tmp_path: Path) -> None:
-    launcher = subprocess.Popen(
-        train_command(
-            "-m",
-            "hydra/launcher=submitit_local",
-            "ckpt_path=auto",
-            *LONG,
-            "paths.output_dir=out",
-        ),
-        cwd=tmp_path,
-        env=seqnet_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["-m", "hydra/launcher=submitit_local", "ckpt_path=auto", *LONG]
+    launcher = start_train(tmp_path, *args, "paths.output_dir=out")
     wait_for(tmp_path / "out" / "multirun", launcher)
     sweep = only_child(tmp_path / "out" / "multirun")
     run_dir = sweep / "0"  # one job, nothing swept: its number

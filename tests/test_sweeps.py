@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import optuna
@@ -15,12 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import TINY
-from subprocesses import (
-    only_child,
-    run_train,
-    seqnet_env,
-    train_command,
-)
+from subprocesses import only_child, run_train, seqnet_env, start_train
 
 
 def metrics(run_dir: Path) -> dict:
@@ -32,14 +26,7 @@ def test_joblib_sweep_runs_jobs_in_parallel_processes_sharing_the_cores(tmp_path
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY]
     env = seqnet_env()
     env.pop("OMP_NUM_THREADS")  # the thread count must come from seqnet, not from here
-    launcher = subprocess.Popen(
-        train_command(*args, "paths.output_dir=out"),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launcher = start_train(tmp_path, *args, "paths.output_dir=out", env=env)
     _, err = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, err[-3000:]
 
