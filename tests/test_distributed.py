@@ -16,7 +16,14 @@ from conftest import TINY, compose_config
 from seqnet.data.base import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients
-from seqnet.training.distributed import Ranks, check_batch_divisible, seed_rank_generator, shard
+from seqnet.training.distributed import (
+    Ranks,
+    check_batch_divisible,
+    gather_state_rows,
+    seed_rank_generator,
+    shard,
+    state_rows,
+)
 from seqnet.training.loop import train
 from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env
 from test_train import last_ckpt
@@ -31,6 +38,15 @@ def test_each_rank_takes_its_rows_of_the_global_batch() -> None:
     assert shard(batch, Ranks()) is batch  # one process: the whole batch
 
 
+def test_a_saved_carried_state_splits_by_rows() -> None:
+    h = torch.arange(2 * 4 * 3).reshape(2, 4, 3)  # (layers, batch, hidden)
+    c = h + 100
+    first, second = (state_rows((h, c), Ranks(rank, 2)) for rank in range(2))
+    assert torch.equal(first[0], h[:, :2]) and torch.equal(second[1], c[:, 2:])
+    assert state_rows(h, Ranks()) is h and state_rows(None, Ranks(1, 2)) is None
+    assert gather_state_rows(h, Ranks()) is h  # one process: nothing to gather
+
+
 def test_ranks_draw_their_own_dropout_masks() -> None:
     def draws(rank: int, step: int) -> torch.Tensor:
         torch.manual_seed(7)
@@ -38,7 +54,8 @@ def test_ranks_draw_their_own_dropout_masks() -> None:
         return torch.rand(4)
 
     torch.manual_seed(7)
-    assert torch.equal(draws(0, 5), torch.rand(4))  # rank 0 keeps the run's generator
+    unchanged = torch.rand(4)
+    assert torch.equal(draws(0, 5), unchanged)  # rank 0 keeps the run's generator
     assert not torch.equal(draws(1, 5), draws(0, 5))
     assert torch.equal(draws(1, 5), draws(1, 5)) and not torch.equal(draws(1, 5), draws(1, 6))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +26,8 @@ from seqnet.errors import ConfigError
 
 #: Rank 0's clock at start-up, shared with every rank through the environment (see ``run_time``).
 ENV_RUN_TIME = "SEQNET_RUN_TIME"
+#: One id for all ranks of a torchrun launch (rank 0's), shared the same way.
+ENV_LAUNCH_ID = "SEQNET_LAUNCH_ID"
 
 B = TypeVar("B", bound=tuple)
 
@@ -71,18 +74,19 @@ def leave_process_group() -> None:
 
 
 def agree_on_run_time() -> None:
-    """Make every rank name its run directory from rank 0's clock.
+    """Make every rank name its run directory from rank 0's clock, and share rank 0's launch id.
 
     Every rank runs the Hydra main and resolves the run directory's timestamp itself; a second
     boundary between two ranks would give two folders (hydra issue 2070). Called before Hydra
-    composes anything; the ``seqnet.now`` resolver reads the shared time.
+    composes anything; the ``seqnet.now`` resolver reads the shared time, and a run folder
+    claimed under the shared launch id belongs to every rank of this launch.
     """
     if not launched_by_torchrun():
         return
     join_process_group()
-    shared = [time.time()]
+    shared = [time.time(), uuid.uuid4().hex]
     dist.broadcast_object_list(shared, src=0)
-    os.environ[ENV_RUN_TIME] = repr(shared[0])
+    os.environ[ENV_RUN_TIME], os.environ[ENV_LAUNCH_ID] = repr(shared[0]), shared[1]
 
 
 def run_time() -> float:
@@ -117,6 +121,33 @@ def shard(batch: B, ranks: Ranks) -> B:
     rows = len(batch[0])
     lo, hi = ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size
     return type(batch)(*(t[lo:hi] if isinstance(t, Tensor) else t for t in batch))
+
+
+State = Tensor | tuple[Tensor, ...]
+
+
+def state_rows(state: State | None, ranks: Ranks) -> State | None:
+    """This rank's rows of a recurrent state saved for the whole global batch: (layers, batch,
+    hidden) tensors, as a checkpoint holds a carried state (truncated BPTT)."""
+    if state is None or not ranks.parallel:
+        return state
+    if not isinstance(state, Tensor):
+        return tuple(state_rows(s, ranks) for s in state)  # type: ignore[misc]
+    rows = state.shape[1]
+    lo, hi = ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size
+    return state[:, lo:hi]
+
+
+def gather_state_rows(state: State | None, ranks: Ranks) -> State | None:
+    """The whole global batch's recurrent state from every rank's rows (a collective: every
+    rank calls it), for a checkpoint that any number of processes can resume."""
+    if state is None or not ranks.parallel:
+        return state
+    if not isinstance(state, Tensor):
+        return tuple(gather_state_rows(s, ranks) for s in state)  # type: ignore[misc]
+    parts = [torch.empty_like(state) for _ in range(ranks.world_size)]
+    dist.all_gather(parts, state.contiguous())
+    return torch.cat(parts, dim=1)
 
 
 def average_gradients(params: list[torch.nn.Parameter], ranks: Ranks) -> None:
