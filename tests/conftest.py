@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -43,3 +44,30 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config([*base, *overrides, f"paths.run_dir={tmp_path / run}"])
 
     return make
+
+
+def flush_denormal_is_on() -> bool:
+    """Whether this thread flushes denormal floats to zero (torch has no getter for the flag):
+    with the flush on, the smallest float64 denormal times one reads as zero."""
+    return torch.tensor(5e-324, dtype=torch.float64).mul(1.0).item() == 0.0
+
+
+#: The flag as the process started (off, PyTorch's default). train() and seqnet-grads set it
+#: for the whole thread, so every test starts and ends from this state: the suite does not
+#: depend on the order in which tests (or module fixtures that train) run.
+DENORMAL_FLUSH_AT_START = flush_denormal_is_on()
+
+
+@pytest.fixture(autouse=True)
+def _denormal_flush_reset() -> Iterator[None]:
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+    yield
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+
+
+@pytest.fixture(params=[True, False], ids=["flush", "no_flush"])
+def flush_denormal(request: pytest.FixtureRequest) -> bool:
+    """Runs a test twice: with denormals flushed to zero (as train() does on CPU) and without."""
+    torch.set_flush_denormal(request.param)
+    assert flush_denormal_is_on() == request.param
+    return request.param

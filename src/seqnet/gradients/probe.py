@@ -64,9 +64,22 @@ def measure_profile(
     for name, grad in zip(names, grads, strict=True):
         if grad is None:
             grad = torch.zeros_like(probes.tensors[name])
-        # Norms in float64: squaring a float32 gradient of 1e-25 would underflow to zero.
-        g = grad.detach().double()
-        per_sequence = g.norm(dim=-1)  # "x": (batch, time); states: (time, batch)
+        per_sequence = scaled_norm(grad.detach())  # "x": (batch, time); states: (time, batch)
         time_first = per_sequence if name != "x" else per_sequence.transpose(0, 1)
         norms[name] = time_first.mean(dim=1).cpu().numpy()
     return GradientProfile(step=step, norms=norms, dtype=dtype)
+
+
+def scaled_norm(grad: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm over the last dimension, in float64, exact down to the smallest float64.
+
+    ``x.norm()`` is a plain square root of a sum of squares: an entry below about 1e-154
+    squares below the smallest normal float64 (below 1e-162, under the smallest denormal), so
+    with denormals flushed a float64 profile would read exactly 0 from about 1e-154 down.
+    Dividing each row by its largest magnitude first keeps the squares near 1; the norm is
+    then multiplied back. Rows that are all zero stay zero.
+    """
+    g = grad.double()
+    largest = g.abs().amax(dim=-1, keepdim=True)
+    scale = torch.where(largest > 0, largest, torch.ones_like(largest))
+    return (g / scale).norm(dim=-1) * scale.squeeze(-1)

@@ -140,4 +140,3 @@ def main(argv: list[str] | None = None) -> int:
     except CompareError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-
