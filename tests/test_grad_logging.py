@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.custom_scalar import layout_pb2
 
 from seqnet.cli import grads as grads_cli
-from seqnet.gradients import load_gradients
+from seqnet.data.adding import AddingProblem
+from seqnet.gradients import batch_fingerprint, load_gradients
 from seqnet.training.checkpoint import load_checkpoint
 from seqnet.training.loop import train
 
@@ -46,7 +47,8 @@ def test_tags_and_file_for_an_lstm(make_cfg, tmp_path):
 
     steps, norms, meta = load_gradients(run / "gradients.npz")
     assert steps.tolist() == logged
-    assert meta == {"dtype": "float32", "loss": "last"}
+    x, y = AddingProblem(seq_len=T, val_size=32).val_set()  # the probe batch: its first 8
+    assert meta == {"dtype": "float32", "loss": "last", "probe": batch_fingerprint((x[:8], y[:8]))}
     assert set(norms) == {"x", "h_l0", "c_l0", "h_l1", "c_l1"}
     assert norms["h_l1"].shape == (3, T) and norms["h_l1"].dtype == np.float64
     # The profile chart's x-axis is the timestep, and its values are log10 of the file's norms.

@@ -10,6 +10,7 @@ generator are left as they were, so measuring does not change training.
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import numpy as np
 import torch
@@ -83,3 +84,14 @@ def scaled_norm(grad: torch.Tensor) -> torch.Tensor:
     largest = g.abs().amax(dim=-1, keepdim=True)
     scale = torch.where(largest > 0, largest, torch.ones_like(largest))
     return (g / scale).norm(dim=-1) * scale.squeeze(-1)
+
+
+def batch_fingerprint(batch: Batch) -> str:
+    """A short hash of the probe batch (each tensor's dtype, shape and bytes): profiles are
+    comparable only when measured on the same sequences, whatever settings produced them."""
+    digest = hashlib.sha256()
+    for tensor in batch:
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

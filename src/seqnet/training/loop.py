@@ -28,7 +28,12 @@ from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel, build_model
 from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
-from seqnet.training.checks import check_config, check_probe_batch, check_resumable
+from seqnet.training.checks import (
+    changed_settings,
+    check_config,
+    check_probe_batch,
+    check_resumable,
+)
 from seqnet.training.device import configure_cpu, resolve_device
 from seqnet.training.gradient_monitor import GradientMonitor
 from seqnet.training.seeding import rng_state, seed_everything, set_rng_state
@@ -65,12 +70,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     optimizer = instantiate(cfg.optim)(model.parameters())
     counters = Counters()
     if checkpoint is not None:
+        log.info("resuming from %s at step %d", cfg.ckpt_path, checkpoint["step"])
         counters = restore(checkpoint, model, optimizer)
-        log.info("resumed from %s at step %d", cfg.ckpt_path, counters.step)
     writer = open_writer(cfg, run_dir, task)
     grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
-    if cfg.ckpt_path:
-        grads.carry_over(Path(cfg.ckpt_path).parent.parent, before_step=counters.step)
+    if checkpoint is not None:
+        changed = changed_settings(checkpoint["config"], cfg, ("data", "grad_log"))
+        grads.carry_over(Path(cfg.ckpt_path).parent.parent, counters.step, changed)
     ckpt_file = run_dir / "checkpoints" / "last.pt"
 
     def save(step: int) -> None:
@@ -197,9 +203,21 @@ def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, S
 def restore(
     checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> Counters:
-    """Load the model, optimizer and RNG states of a checkpoint; its counters."""
+    """Load the model, optimizer and RNG states of a checkpoint; its counters.
+
+    The optimizer's state (moments, step counts) comes from the checkpoint, its settings (lr,
+    betas, momentum, ...) from this run's config: ``load_state_dict`` would bring back the
+    saved ones, so the configured values are put back afterwards and each change is logged.
+    """
     model.load_state_dict(checkpoint["model"])
+    configured = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(checkpoint["optimizer"])
+    for group, settings in zip(optimizer.param_groups, configured, strict=True):
+        for key, value in settings.items():
+            saved = group.get(key)
+            group[key] = value
+            if repr(saved) != repr(value):  # repr: tuples and lists, tensors, None compare
+                log.info("optim.%s: %s in the checkpoint, %s from now on", key, saved, value)
     set_rng_state(checkpoint["rng"])
     return Counters(
         step=int(checkpoint["step"]),
