@@ -79,7 +79,6 @@ def test_override_names_the_run_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     run_dir = only_child(tmp_path / "outputs" / "runs")
     assert re.fullmatch(TIMESTAMP + "_model=gru", run_dir.name)
-    assert run_dir.name.endswith("_model=gru")
     assert json.loads((run_dir / "metrics.json").read_text())["step"] == 20
     assert "name: gru" in (run_dir / ".hydra" / "config.yaml").read_text()
 

@@ -122,10 +122,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig
 @pytest.mark.parametrize("name", MODELS)
 def test_run_writes_metrics_checkpoint_and_gradients(runs, name: str) -> None:
     cfg, metrics, run_dir = runs[name]
-    assert Path(cfg.paths.run_dir) == run_dir
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved == metrics
-    assert saved["val/loss"] == metrics["val/loss"]
     assert set(saved) == {
         "val/loss",
         "val/mse",
