@@ -16,6 +16,7 @@ from omegaconf import MISSING, OmegaConf
 
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
+from seqnet.training.run_folder import claim_new_name, claim_sweep_subdir
 
 
 class ProbeDtype(Enum):
@@ -137,6 +138,14 @@ def _run_suffix(override_dirname: str) -> str:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("seqnet.run_suffix"):
         OmegaConf.register_new_resolver("seqnet.run_suffix", _run_suffix)
+    # Run folder names are claimed as Hydra resolves them (see seqnet.training.run_folder);
+    # cached, so that a name resolved twice in one job claims one folder.
+    if not OmegaConf.has_resolver("seqnet.claim_run_dir"):
+        OmegaConf.register_new_resolver("seqnet.claim_run_dir", claim_new_name, use_cache=True)
+    if not OmegaConf.has_resolver("seqnet.claim_sweep_subdir"):
+        OmegaConf.register_new_resolver(
+            "seqnet.claim_sweep_subdir", claim_sweep_subdir, use_cache=True
+        )
 
 
 register_configs()

@@ -27,6 +27,7 @@ from seqnet.logging.hparams import flat_hparams
 from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel, build_model
+from seqnet.training import run_folder
 from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
 from seqnet.training.checks import (
     changed_settings,
@@ -72,6 +73,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if checkpoint is not None:
         log.info("resuming from %s at step %d", cfg.ckpt_path, checkpoint["step"])
         counters = restore(checkpoint, model, optimizer)
+    run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
     writer = open_writer(cfg, run_dir, task)
     grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
     if checkpoint is not None:

@@ -1,0 +1,147 @@
+"""One run per folder: a run claims its folder atomically, and never writes into one that
+another run owns.
+
+A run owns its folder through the file ``.seqnet-run.json``, created with ``O_EXCL`` (of two
+runs that try at once, exactly one succeeds). A folder with that file, or with run outputs from
+before it existed (``checkpoints/``, ``tb/``, ...), belongs to the run that wrote them. The
+only other run that may enter it is its continuation: a run that resumes from a checkpoint
+inside that folder (``ckpt_path=<folder>/checkpoints/last.pt``), as a requeued job does.
+
+Folder names that seqnet-train makes (``outputs/runs/<timestamp>_<overrides>``, and the job
+folders of a sweep) are claimed when Hydra resolves them, before Hydra writes anything there;
+a name that is taken (two launches in the same second that differ only in keys left out of
+the name, such as ``trainer.device``) gets ``_2``, ``_3``, ... appended. A folder given
+explicitly is claimed before anything is written into it, and refused if it is taken:
+``hydra.run.dir`` by the Hydra callback ``ClaimRunFolder`` (before Hydra writes ``.hydra/``),
+``paths.run_dir`` of the Python API by ``train()`` (a ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from seqnet.atomic import atomic_write
+from seqnet.errors import ConfigError
+
+OWNER_FILE = ".seqnet-run.json"
+#: What a run writes into its folder: a folder holding any of them belongs to some run.
+RUN_OUTPUTS = ("checkpoints", "tb", "metrics.json", "gradients.npz")
+
+# Folders that this process claimed while Hydra resolved their names, each waiting for the
+# train() call of that job (which must not see its own claim as another run's).
+_claimed_for_train: set[Path] = set()
+
+
+def claim(folder: Path, continuing: bool = False) -> bool:
+    """Make ``folder`` this run's: True when it was free (it is now claimed) or when this run
+    continues the run that owns it (``continuing``); False when another run owns it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OWNER_FILE
+    taken = marker.exists() or any((folder / name).exists() for name in RUN_OUTPUTS)
+    if not taken:
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # another run claimed it between the check and now
+            taken = True
+        else:
+            with os.fdopen(fd, "w") as f:
+                json.dump(_owner_record(), f)
+            return True
+    if not continuing:
+        return False
+    with atomic_write(marker) as f:  # the continuation owns it now
+        f.write(json.dumps({**_owner_record(), "continues": owner(folder)}).encode())
+    return True
+
+
+def owner(folder: Path) -> dict[str, Any]:
+    """What the owner file says (empty for a folder of an older seqnet, or an unreadable file)."""
+    try:
+        record = json.loads((folder / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def continues(ckpt_path: str | os.PathLike[str] | None, folder: Path) -> bool:
+    """Whether a run resuming from ``ckpt_path`` continues the run that owns ``folder``."""
+    if not ckpt_path:
+        return False
+    return Path(ckpt_path).resolve().is_relative_to(folder.resolve())
+
+
+def claim_new_name(path: str, ckpt_path: str | None = None) -> str:
+    """``path`` claimed, or the first of ``path_2``, ``path_3``, ... that is free (the run
+    folder names that seqnet-train makes go through this, as the resolver
+    ``${seqnet.claim_run_dir:...}``)."""
+    candidate, number = Path(path), 1
+    while not claim(candidate, continues(ckpt_path, candidate)):
+        number += 1
+        candidate = Path(f"{path}_{number}")
+    _claimed_for_train.add(candidate.resolve())
+    return str(candidate)
+
+
+def claim_sweep_subdir(sweep_dir: str, name: str, job_num: int, ckpt_path: str | None) -> str:
+    """The folder of sweep job ``job_num`` under ``sweep_dir``: ``name`` (its overrides), or the
+    job number when every override of the job is left out of names; claimed as
+    ``claim_new_name`` does. Returns the name relative to ``sweep_dir``, as Hydra expects."""
+    claimed = claim_new_name(str(Path(sweep_dir) / (name or str(job_num))), ckpt_path)
+    return Path(claimed).name
+
+
+def enter(folder: Path, ckpt_path: str | None) -> None:
+    """Called by ``train()`` before it writes anything into ``folder``: claims it, unless this
+    process already claimed it for this job; a folder that another run owns is refused."""
+    key = folder.resolve()
+    if key in _claimed_for_train:
+        _claimed_for_train.discard(key)  # a second train() into the same folder must claim
+        return
+    if claim(folder, continues(ckpt_path, folder)):
+        return
+    record = owner(folder)
+    by = (
+        f" (claimed {record.get('claimed')} by pid {record.get('pid')} on {record.get('host')})"
+        if record
+        else ""
+    )
+    raise ConfigError(
+        f"run folder {str(folder)!r} belongs to another run{by}; write this run into a new "
+        "folder (another paths.run_dir, or no hydra.run.dir for a new timestamped one), or "
+        f"continue that run by resuming from its checkpoint: ckpt_path={folder}/checkpoints/last.pt"
+    )
+
+
+class ClaimRunFolder(Callback):
+    """Hydra callback (``hydra.callbacks`` in configs/hydra/default.yaml): claims the folder of
+    a single run before Hydra writes ``.hydra/`` and ``train.log`` into it, so that an explicit
+    ``hydra.run.dir`` that another run owns is refused before anything of that run is touched.
+    (Names that seqnet makes are claimed as they are resolved, here or in a sweep.)"""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.run.dir))  # resolving it claims a name seqnet makes
+        if folder.resolve() in _claimed_for_train:
+            return
+        try:
+            enter(folder, config.get("ckpt_path"))
+        except ConfigError as e:
+            print(f"seqnet-train: error: {e}", file=sys.stderr)
+            sys.exit(1)
+        _claimed_for_train.add(folder.resolve())  # for this run's train() call
+
+
+def _owner_record() -> dict[str, Any]:
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "claimed": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
