@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import TINY, compose_config
 from seqnet.data.adding import AddingProblem
-from seqnet.gradients import load_gradients
+from seqnet.errors import GradientsFileError
+from seqnet.gradients import GradientStore, load_gradients
 from seqnet.models import build_model
 from seqnet.training.loop import train
 
@@ -63,10 +64,9 @@ def test_new_optimizer_settings_apply_after_resume(first, tmp_path, caplog):
     assert "optim.betas: (0.9, 0.999) in the checkpoint, (0.5, 0.9) from now on" in caplog.text
 
 
-@pytest.mark.parametrize("lr", ["0"])
-def test_zero_learning_rate_trains_a_fixed_model(tmp_path, lr):
+def test_zero_learning_rate_trains_a_fixed_model(tmp_path):
     """optim.lr=0 is allowed: every step measures the same model, whose weights never move."""
-    cfg = tiny(tmp_path / "run", "model=gru", f"optim.lr={lr}")
+    cfg = tiny(tmp_path / "run", "model=gru", "optim.lr=0")
     metrics = train(cfg)
     torch.manual_seed(cfg.seed)  # the loop seeds, then builds: the same initial weights
     initial = build_model(cfg.model, AddingProblem.spec).state_dict()
@@ -81,8 +81,7 @@ def test_zero_learning_rate_trains_a_fixed_model(tmp_path, lr):
 HISTORY_CASES = {
     # Same probe batch: the history goes on. val_size: the first sequences of the validation
     # set do not depend on its size; data.batch_size is the training batch.
-    "val_size": ("data.val_size=64", True, None),
-    "train_batch_size": ("data.batch_size=4", True, None),
+    "val_size_and_batch_size": ("data.val_size=64 data.batch_size=4", True, None),
     # Another probe batch (or length): a fresh history, with the reason in the log.
     "seq_len": ("data.seq_len=20", False, "data.seq_len: 12 -> 20"),
     "val_seed": ("data.val_seed=99", False, "data.val_seed: 1234 -> 99"),
@@ -95,7 +94,7 @@ HISTORY_CASES = {
 def test_gradient_history_after_a_resume_with_changed_settings(first, tmp_path, caplog, case):
     override, kept, change = HISTORY_CASES[case]
     caplog.set_level(logging.INFO, logger=LOOP_LOG)
-    metrics = resume(first, tmp_path / "run", override)
+    metrics = resume(first, tmp_path / "run", *override.split())
 
     assert metrics["step"] == 9
     _, first_norms, _ = load_gradients(first / "gradients.npz")
@@ -118,18 +117,13 @@ def test_gradient_history_after_a_resume_with_changed_settings(first, tmp_path, 
         assert f"(changed: {change})" in warnings[0]
 
 
-@pytest.mark.parametrize(
-    ("damage", "error"),
-    [("empty", "EOFError: No data left in file"), ("truncated", "BadZipFile")],
-)
-def test_unreadable_gradient_history_is_one_warning(first, tmp_path, caplog, damage, error):
-    """The checkpoint is fine, its run's gradients.npz is not: the resume goes on with a fresh
-    history and one line that names the file."""
+def test_unreadable_gradient_history_is_one_warning(first, tmp_path, caplog):
+    """The checkpoint is fine, its run's gradients.npz is not (cut short): the resume goes on
+    with a fresh history and one line that names the file."""
     copy = tmp_path / "copy"
     shutil.copytree(first, copy)
     npz = copy / "gradients.npz"
-    data = npz.read_bytes()
-    npz.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    npz.write_bytes(npz.read_bytes()[:200])
     caplog.set_level(logging.INFO, logger=LOOP_LOG)
 
     assert resume(copy, tmp_path / "run")["step"] == 9
@@ -139,6 +133,29 @@ def test_unreadable_gradient_history_is_one_warning(first, tmp_path, caplog, dam
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.startswith(
         f"gradient history starts fresh at step 6: gradients file {str(npz)!r} is unreadable "
-        f"({error}"
+        "(BadZipFile: File is not a zip file); it is empty, truncated or not a seqnet "
+        "gradients.npz; this run's gradients.npz holds only the profiles it measures"
     )
-    assert "\n" not in warning
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "EOFError: No data left in file"),
+        (b"notes", "ValueError: This file contains pickled (object) data."),
+        (None, "ValueError: its arrays are not one (steps, T) profile matrix per quantity"),
+    ],
+    ids=["empty", "text", "no_profiles"],
+)
+def test_unreadable_gradients_file_is_one_line(tmp_path, content, error):
+    path = tmp_path / "gradients.npz"
+    if content is None:  # a zip of arrays, but not of profiles
+        np.savez(path, steps=np.arange(3), dtype="float32", loss="last")
+    else:
+        path.write_bytes(content)
+    reason = GradientStore(tmp_path / "new.npz").extend_from(path, before_step=10)
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith(f"gradients file {str(path)!r} is unreadable ({error}")
+    with pytest.raises(GradientsFileError) as excinfo:
+        load_gradients(path)
+    assert str(excinfo.value) == reason
