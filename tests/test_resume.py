@@ -13,11 +13,12 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import TINY, compose_config
+from seqnet.data import TaskSpec
 from seqnet.data.adding import AddingProblem
-from seqnet.errors import GradientsFileError
+from seqnet.errors import CheckpointError, GradientsFileError
 from seqnet.gradients import GradientStore, load_gradients
 from seqnet.models import build_model
-from seqnet.training.loop import train
+from seqnet.training.loop import restore, train
 
 LOOP_LOG = "seqnet.training"
 
@@ -159,3 +160,20 @@ def test_unreadable_gradients_file_is_one_line(tmp_path, content, error):
     with pytest.raises(GradientsFileError) as excinfo:
         load_gradients(path)
     assert str(excinfo.value) == reason
+
+
+def test_checkpoint_of_another_task_shape_is_one_line(first):
+    """Same model settings, another task shape (here 3 inputs instead of the adding problem's
+    2): the encoder's weights do not fit, and the resume stops with one line, no traceback."""
+    checkpoint = torch.load(first / "checkpoints" / "last.pt", weights_only=True)
+    cfg = tiny(first, "model=gru")
+    model = build_model(cfg.model, TaskSpec(input_size=3, output_size=1))
+    optimizer = torch.optim.Adam(model.parameters())
+    with pytest.raises(CheckpointError) as excinfo:
+        restore(checkpoint, model, optimizer)
+    assert str(excinfo.value) == (
+        "the checkpoint's model does not fit this run's task (size mismatch for encoder.weight: "
+        "copying a param with shape torch.Size([32, 2]) from checkpoint, the shape in current "
+        "model is torch.Size([32, 3])); it was trained with data.name=adding: resume with that "
+        "task"
+    )

@@ -28,7 +28,7 @@ from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel, build_model
 from seqnet.training import run_folder
-from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
+from seqnet.training.checkpoint import load_checkpoint, model_mismatch, save_checkpoint
 from seqnet.training.checks import (
     changed_settings,
     check_config,
@@ -211,7 +211,10 @@ def restore(
     betas, momentum, ...) from this run's config: ``load_state_dict`` would bring back the
     saved ones, so the configured values are put back afterwards and each change is logged.
     """
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as e:  # another task's input or output size: other encoder/head shapes
+        raise model_mismatch(checkpoint, e) from e
     configured = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(checkpoint["optimizer"])
     for group, settings in zip(optimizer.param_groups, configured, strict=True):
