@@ -111,3 +111,18 @@ def test_launches_that_differ_only_in_left_out_keys_get_their_own_folders(tmp_pa
     assert line.endswith(f"ckpt_path={runs / 'same'}/checkpoints/last.pt")
     assert "Traceback" not in result.stderr
     assert snapshot(runs / "same") == before  # .hydra/ and train.log included
+
+
+def test_seqnet_run_raises_for_a_folder_another_run_owns(tmp_path, monkeypatch):
+    """seqnet.run (Hydra in-process) refuses an explicit hydra.run.dir before Hydra writes
+    into it, with an exception (a library call does not exit)."""
+    import seqnet
+
+    owned = tmp_path / "owned"
+    assert run_folder.claim(owned)
+    before = snapshot(owned)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as excinfo:
+        seqnet.run([*TINY, f"hydra.run.dir={owned}"])
+    assert str(excinfo.value).startswith(f"run folder '{owned}' belongs to another run (claimed ")
+    assert snapshot(owned) == before  # no .hydra/, no train.log

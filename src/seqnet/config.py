@@ -1,4 +1,5 @@
-"""Structured-config schemas for every config group, registered in Hydra's ConfigStore.
+"""Structured-config schemas for every config group, registered in Hydra's ConfigStore, and
+where the YAML config files are (``CONFIG_DIR``).
 
 Each YAML file under ``configs/`` names its schema first in its defaults list, so a wrong type
 (``trainer.max_steps=abc``) or an unknown key (``model.hiden_size=3``) stops at composition time
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -17,6 +19,20 @@ from omegaconf import MISSING, OmegaConf
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
 from seqnet.training.run_folder import claim_new_name, claim_sweep_subdir
+
+
+def find_config_dir() -> Path:
+    """seqnet's own config folder: ``seqnet/configs`` inside an installed package (the build
+    ships the repository's top-level ``configs/`` there), else, in a source checkout (an
+    editable install or ``PYTHONPATH=src``), that ``configs/`` itself."""
+    package = Path(__file__).resolve().parent
+    installed = package / "configs"
+    return installed if installed.is_dir() else package.parents[1] / "configs"
+
+
+#: The folder holding ``train.yaml`` and one folder per config group.
+CONFIG_DIR = find_config_dir()
+CONFIG_NAME = "train"
 
 
 class ProbeDtype(Enum):

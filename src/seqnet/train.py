@@ -4,6 +4,10 @@
     seqnet-train                                  # LSTM on the adding problem, CPU, < 1 minute
     seqnet-train model=gru data.seq_len=100       # any key can be overridden
     seqnet-train -m model=rnn,lstm,gru            # a sweep: outputs/multirun/<timestamp>/...
+    seqnet-train --config-dir conf experiment=my_study model=my_cell   # a user's own configs
+
+The configs come from the installed package (``seqnet.config.CONFIG_DIR``); plugins
+(``seqnet.plugins``) are imported before composing.
 """
 
 from __future__ import annotations
@@ -17,19 +21,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-import seqnet.config  # noqa: F401  (registers the schemas and resolvers before composition)
+from seqnet.config import CONFIG_DIR, CONFIG_NAME
 from seqnet.errors import SeqnetError
+from seqnet.plugins import PluginError, load_plugins
 from seqnet.training.loop import train
+from seqnet.training.run_folder import ClaimRunFolder
 
 log = logging.getLogger("seqnet")
 
-# configs/ sits at the top of the repository, two folders above this file (src/seqnet/).
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
-
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
 def run(cfg: DictConfig) -> float:
     try:
+        load_plugins()  # again in case a launcher runs this job in a fresh process
         metrics = train(cfg)
     except SeqnetError as e:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -47,11 +51,17 @@ def run(cfg: DictConfig) -> float:
 
 
 def main() -> None:
-    if not CONFIG_DIR.is_dir():
+    if not (CONFIG_DIR / f"{CONFIG_NAME}.yaml").is_file():
         sys.exit(
-            f"seqnet-train: error: no configs at {CONFIG_DIR}; install seqnet from its "
-            "repository with pip install -e . (or pass --config-dir PATH)"
+            f"seqnet-train: error: no {CONFIG_NAME}.yaml in {CONFIG_DIR}: this seqnet install is "
+            "incomplete; reinstall it (pip install --force-reinstall seqnet, or pip install -e . "
+            "in a clone)"
         )
+    try:
+        load_plugins()
+    except PluginError as e:
+        sys.exit(f"seqnet-train: error: {e}")
+    ClaimRunFolder.command = "seqnet-train"  # a refused run folder: one line, exit status 1
     run()
 
 

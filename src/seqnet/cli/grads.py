@@ -62,9 +62,11 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     """Measure the profile; returns the JSON-ready result."""
     from seqnet.gradients import measure_profile
     from seqnet.models import build_model
+    from seqnet.plugins import load_plugins
     from seqnet.training.checkpoint import load_checkpoint
     from seqnet.training.device import configure_cpu, resolve_device
 
+    load_plugins()  # the checkpoint may hold a model or task that a plugin registers
     device = resolve_device(str(options["device"]), key="device")
     ckpt_path = str(options["ckpt"])
     checkpoint = load_checkpoint(ckpt_path, map_location=device)

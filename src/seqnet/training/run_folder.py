@@ -13,7 +13,8 @@ a name that is taken (two launches in the same second that differ only in keys l
 the name, such as ``trainer.device``) gets ``_2``, ``_3``, ... appended. A folder given
 explicitly is claimed before anything is written into it, and refused if it is taken:
 ``hydra.run.dir`` by the Hydra callback ``ClaimRunFolder`` (before Hydra writes ``.hydra/``),
-``paths.run_dir`` of the Python API by ``train()`` (a ``ConfigError``).
+``paths.run_dir`` given to ``train()`` by ``train()``; either way a ``RunFolderTaken`` (a
+``ConfigError``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -114,11 +116,17 @@ def enter(folder: Path, ckpt_path: str | None) -> None:
         if record
         else ""
     )
-    raise ConfigError(
+    raise RunFolderTaken(
         f"run folder {str(folder)!r} belongs to another run{by}; write this run into a new "
         "folder (another paths.run_dir, or no hydra.run.dir for a new timestamped one), or "
         f"continue that run by resuming from its checkpoint: ckpt_path={folder}/checkpoints/last.pt"
     )
+
+
+class RunFolderTaken(ConfigError, CompactHydraException):
+    """A run folder that another run owns. A ``ConfigError`` for ``train()`` and ``seqnet.run``;
+    compact for Hydra, which prints it as one line (no traceback) when the callback below
+    refuses a folder on the command line."""
 
 
 class ClaimRunFolder(Callback):
@@ -127,14 +135,20 @@ class ClaimRunFolder(Callback):
     ``hydra.run.dir`` that another run owns is refused before anything of that run is touched.
     (Names that seqnet makes are claimed as they are resolved, here or in a sweep.)"""
 
+    #: Set by a command (``seqnet-train``): a refused folder is then its one-line error and exit
+    #: status 1, as for its other errors; otherwise (``seqnet.run``) the error is raised.
+    command: str | None = None
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.run.dir))  # resolving it claims a name seqnet makes
         if folder.resolve() in _claimed_for_train:
             return
         try:
             enter(folder, config.get("ckpt_path"))
-        except ConfigError as e:
-            print(f"seqnet-train: error: {e}", file=sys.stderr)
+        except RunFolderTaken as e:
+            if ClaimRunFolder.command is None:
+                raise
+            print(f"{ClaimRunFolder.command}: error: {e}", file=sys.stderr)
             sys.exit(1)
         _claimed_for_train.add(folder.resolve())  # for this run's train() call
 
