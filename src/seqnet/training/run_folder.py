@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -123,10 +122,17 @@ def enter(folder: Path, ckpt_path: str | None) -> None:
     )
 
 
-class RunFolderTaken(ConfigError, CompactHydraException):
-    """A run folder that another run owns. A ``ConfigError`` for ``train()`` and ``seqnet.run``;
-    compact for Hydra, which prints it as one line (no traceback) when the callback below
-    refuses a folder on the command line."""
+class RunFolderTaken(ConfigError):
+    """A run folder that another run owns."""
+
+
+class RunFolderRefusal(BaseException):
+    """Carries a ``RunFolderTaken`` out of Hydra's callback, whose ``Exception``s Hydra turns
+    into warnings (and then writes into the folder); ``seqnet.run`` raises ``.error``."""
+
+    def __init__(self, error: RunFolderTaken) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class ClaimRunFolder(Callback):
@@ -136,7 +142,7 @@ class ClaimRunFolder(Callback):
     (Names that seqnet makes are claimed as they are resolved, here or in a sweep.)"""
 
     #: Set by a command (``seqnet-train``): a refused folder is then its one-line error and exit
-    #: status 1, as for its other errors; otherwise (``seqnet.run``) the error is raised.
+    #: status 1, as for its other errors; otherwise (``seqnet.run``) a ``RunFolderRefusal``.
     command: str | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -147,7 +153,7 @@ class ClaimRunFolder(Callback):
             enter(folder, config.get("ckpt_path"))
         except RunFolderTaken as e:
             if ClaimRunFolder.command is None:
-                raise
+                raise RunFolderRefusal(e) from None
             print(f"{ClaimRunFolder.command}: error: {e}", file=sys.stderr)
             sys.exit(1)
         _claimed_for_train.add(folder.resolve())  # for this run's train() call
