@@ -18,11 +18,12 @@ import torch
 
 from conftest import TINY, compose_config
 from seqnet.data.adding import AddingProblem
-from seqnet.errors import ConfigError, TrainingDiverged
+from seqnet.errors import TrainingDiverged
 from seqnet.gradients import load_gradients
 from seqnet.train import check_metric
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted, StopSignals
+from seqnet.training.run_folder import RunFolderTaken
 from subprocesses import hparams_sessions, only_child, scalar_series, start_train
 from test_train import assert_state_equal, last_ckpt, snapshot
 
@@ -126,13 +127,9 @@ def test_auto_starts_fresh_and_never_overwrites_a_finished_run(tmp_path: Path) -
     assert snapshot(tmp_path / "run") == before
 
     fresh = compose_config([*TINY, f"paths.run_dir={tmp_path / 'run'}"])
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(RunFolderTaken) as refused:  # a fresh run never enters a run's folder
         train(fresh)
-    assert str(refused.value) == (
-        f"run directory {tmp_path / 'run'} already holds a run "
-        f"({tmp_path / 'run' / 'checkpoints' / 'last.pt'}); continue it with ckpt_path=auto, "
-        "or write this run to another folder (hydra.run.dir=...)"
-    )
+    assert "belongs to another run" in str(refused.value)
     assert snapshot(tmp_path / "run") == before
 
 

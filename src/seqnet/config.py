@@ -20,6 +20,7 @@ from omegaconf import MISSING, OmegaConf
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
 from seqnet.training.distributed import run_time
+from seqnet.training.run_folder import claim_new_name, claim_sweep_subdir
 
 
 def find_config_dir() -> Path:
@@ -157,12 +158,12 @@ def _run_suffix(override_dirname: str) -> str:
     return f"_{override_dirname}" if override_dirname else ""
 
 
-def _job_folder(overrides: list[str], exclude_keys: list[str], job_num: int) -> str:
-    """A sweep job's folder: its overrides in the order given, less the excluded keys (which
+def _job_folder(overrides: list[str], exclude_keys: list[str]) -> str:
+    """A sweep job's name: its overrides in the order given, less the excluded keys (which
     ``seqnet.sweeps.SweepRecord`` extends by the overrides every job shares), so only what
-    differs between the jobs (``model=gru,data.seq_len=100``); its number when nothing does."""
+    differs between the jobs (``model=gru,data.seq_len=100``); empty when nothing does."""
     kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude_keys]
-    return ",".join(kept) or str(job_num)
+    return ",".join(kept)
 
 
 def _now(pattern: str) -> str:
@@ -179,6 +180,14 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("seqnet.now"):
         # Cached like Hydra's own: a sweep's jobs share the timestamp of their sweep.
         OmegaConf.register_new_resolver("seqnet.now", _now, use_cache=True)
+    # Run folder names are claimed as Hydra resolves them (see seqnet.training.run_folder);
+    # cached, so that a name resolved twice in one job claims one folder.
+    if not OmegaConf.has_resolver("seqnet.claim_run_dir"):
+        OmegaConf.register_new_resolver("seqnet.claim_run_dir", claim_new_name, use_cache=True)
+    if not OmegaConf.has_resolver("seqnet.claim_sweep_subdir"):
+        OmegaConf.register_new_resolver(
+            "seqnet.claim_sweep_subdir", claim_sweep_subdir, use_cache=True
+        )
 
 
 register_configs()

@@ -30,6 +30,7 @@ from seqnet.plugins import PluginError, load_plugins
 from seqnet.training.distributed import agree_on_run_time, leave_process_group
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted
+from seqnet.training.run_folder import ClaimRunFolder
 
 log = logging.getLogger("seqnet")
 
@@ -100,6 +101,7 @@ def main() -> None:
         load_plugins()
     except PluginError as e:
         sys.exit(f"seqnet-train: error: {e}")
+    ClaimRunFolder.command = "seqnet-train"  # a refused run folder: one line, exit status 1
     agree_on_run_time()  # under torchrun: one run directory for all ranks
     if int(os.environ.get("RANK", "0")) > 0:
         # Rank 0 writes the run's .hydra/ and train.log; the others only print.

@@ -7,16 +7,20 @@ kept in ``gradients.npz``, which is written with every checkpoint.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
 from seqnet.data import Task
-from seqnet.gradients import GRADIENTS_FILE, GradientStore, measure_profile
+from seqnet.gradients import GRADIENTS_FILE, GradientStore, batch_fingerprint, measure_profile
 from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
 from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import SequenceModel
+
+log = logging.getLogger(__name__)
 
 
 class GradientMonitor:
@@ -38,7 +42,6 @@ class GradientMonitor:
         self.writer = writer
         self.max_steps = max_steps
         self.enabled = enabled and gcfg.every_n_steps > 0  # off on ranks other than 0
-        self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name)
         self.quantities: list[str] = []
         self.probe_batch = None
         if self.enabled:
@@ -48,12 +51,37 @@ class GradientMonitor:
                 f"{s}_l{layer}" for layer in range(model.num_layers) for s in model.state_names
             ]
             writer.custom_scalars(gradient_layout(self.quantities))
+        probe = batch_fingerprint(self.probe_batch) if self.probe_batch is not None else ""
+        self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name, probe)
 
-    def carry_over(self, previous_run: Path, before_step: int) -> None:
-        """Start with the profiles an earlier run (being resumed) measured before this step."""
+    def carry_over(self, previous_run: Path, before_step: int, changed: Sequence[str] = ()) -> None:
+        """Start with the profiles an earlier run (being resumed) measured before this step.
+
+        Profiles measured otherwise (another probe batch, length, dtype or loss), or an
+        unreadable file, start a fresh history instead, with a warning that says why;
+        ``changed`` (the settings that differ from the checkpoint's) goes into it.
+        """
         previous = previous_run / GRADIENTS_FILE
-        if self.enabled and previous.is_file():
-            self.store.extend_from(previous, before_step=before_step)
+        if not self.enabled or not previous.is_file():
+            return
+        reason = self.store.extend_from(previous, before_step=before_step)
+        if reason is None:
+            log.info(
+                "gradient history: %d profile(s) before step %d taken over from %s",
+                len(self.store.profiles),
+                before_step,
+                previous,
+            )
+            return
+        hint = f" (changed: {', '.join(changed)})" if changed else ""
+        log.warning(
+            "gradient history starts fresh at step %d: %s%s; this run's %s holds only the "
+            "profiles it measures",
+            before_step,
+            reason,
+            hint,
+            GRADIENTS_FILE,
+        )
 
     def due(self, step: int) -> bool:
         """Measured before the update of ``step`` (so step 0 is the untrained model)."""

@@ -27,8 +27,14 @@ from seqnet.logging.hparams import flat_hparams
 from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import NullWriter, RunWriter
 from seqnet.models import SequenceModel, build_model
-from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
-from seqnet.training.checks import check_config, check_probe_batch, check_resumable
+from seqnet.training import run_folder
+from seqnet.training.checkpoint import load_checkpoint, model_mismatch, save_checkpoint
+from seqnet.training.checks import (
+    changed_settings,
+    check_config,
+    check_probe_batch,
+    check_resumable,
+)
 from seqnet.training.device import configure_cpu, configure_threads, resolve_device
 from seqnet.training.distributed import (
     Ranks,
@@ -89,15 +95,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     optimizer = instantiate(cfg.optim)(model.parameters())
     counters = Counters()
     if checkpoint is not None:
+        log.info("resuming from %s at step %d", ckpt_path, checkpoint["step"])
         counters = restore(checkpoint, model, optimizer, precision)
-        log.info("resumed from %s at step %d", ckpt_path, counters.step)
     seed_rank_generator(cfg.seed, counters.step, ranks)
+    run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
     writer = open_writer(cfg, run_dir, task, ranks, hparams=not in_place)
     grads = GradientMonitor(
         cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
     )
-    if ckpt_path:
-        grads.carry_over(ckpt_path.parent.parent, before_step=counters.step)
+    if checkpoint is not None:
+        changed = changed_settings(checkpoint["config"], cfg, ("data", "grad_log"))
+        grads.carry_over(ckpt_path.parent.parent, counters.step, changed)
     ckpt_file = own_checkpoint(run_dir)
 
     def save(step: int) -> None:
@@ -244,9 +252,24 @@ def restore(
     optimizer: torch.optim.Optimizer,
     precision: MixedPrecision,
 ) -> Counters:
-    """Load the model, optimizer, loss-scaler and RNG states of a checkpoint; its counters."""
-    model.load_state_dict(checkpoint["model"])
+    """Load the model, optimizer, loss-scaler and RNG states of a checkpoint; its counters.
+
+    The optimizer's state (moments, step counts) comes from the checkpoint, its settings (lr,
+    betas, momentum, ...) from this run's config: ``load_state_dict`` would bring back the
+    saved ones, so the configured values are put back afterwards and each change is logged.
+    """
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as e:  # another task's input or output size: other encoder/head shapes
+        raise model_mismatch(checkpoint, e) from e
+    configured = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(checkpoint["optimizer"])
+    for group, settings in zip(optimizer.param_groups, configured, strict=True):
+        for key, value in settings.items():
+            saved = group.get(key)
+            group[key] = value
+            if repr(saved) != repr(value):  # repr: tuples and lists, tensors, None compare
+                log.info("optim.%s: %s in the checkpoint, %s from now on", key, saved, value)
     precision.load_state_dict(checkpoint.get("grad_scaler", {}))
     set_rng_state(checkpoint["rng"])
     return Counters(

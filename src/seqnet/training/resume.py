@@ -1,10 +1,10 @@
-"""Which checkpoint a run starts from, and the rule that no run overwrites another.
+"""Which checkpoint a run starts from.
 
 ``ckpt_path=auto`` resumes from the run directory's own ``checkpoints/last.pt`` when it exists
 and starts fresh otherwise: the same command, run again (a requeued SLURM job, a rerun by hand
-with a fixed ``hydra.run.dir``), continues where the last one stopped. A run directory that
-already holds a checkpoint is only ever continued from that checkpoint; a finished run
-(checkpoint at ``trainer.max_steps`` and its ``metrics.json`` written) is left as it is.
+with a fixed ``hydra.run.dir``), continues where the last one stopped. A finished run
+(checkpoint at ``trainer.max_steps`` and its ``metrics.json`` written) is left as it is. Which
+runs may write into a folder at all: ``seqnet.training.run_folder``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
-
-from seqnet.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +24,12 @@ def own_checkpoint(run_dir: Path) -> Path:
 
 
 def checkpoint_to_resume(ckpt_path: str | None, run_dir: Path) -> Path | None:
-    """The checkpoint this run starts from (None: fresh); refuses to overwrite another run."""
-    own = own_checkpoint(run_dir)
+    """The checkpoint this run starts from: ``auto`` is the run directory's own, if any (None:
+    a fresh start). Whether the run may write into ``run_dir`` is ``run_folder``'s rule."""
     if ckpt_path == AUTO:
+        own = own_checkpoint(run_dir)
         return own if own.is_file() else None
-    chosen = Path(ckpt_path) if ckpt_path else None
-    if own.is_file() and (chosen is None or chosen.resolve() != own.resolve()):
-        raise ConfigError(
-            f"run directory {run_dir} already holds a run ({own}); continue it with "
-            "ckpt_path=auto, or write this run to another folder (hydra.run.dir=...)"
-        )
-    return chosen
+    return Path(ckpt_path) if ckpt_path else None
 
 
 def resumes_in_place(checkpoint: Path | None, run_dir: Path) -> bool:

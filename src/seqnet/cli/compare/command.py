@@ -97,6 +97,7 @@ def compare(
     runs = [load_run(p) for p in paths]
     labels = run_labels([r.config for r in runs], run_names(paths))
     steps, notes = choose_steps(runs, labels, step)
+    notes[:0] = [note for run in runs for note in run.notes]
 
     has_quantity = [quantity in r.norms for r in runs]
     if not any(has_quantity):
