@@ -33,7 +33,26 @@ def test_taken_names_get_a_number(tmp_path):
     (tmp_path / "runs" / "failed" / ".hydra").mkdir(parents=True)
     assert run_folder.claim_new_name(str(tmp_path / "runs" / "failed")).endswith("failed")
     record = json.loads(Path(base, run_folder.OWNER_FILE).read_text())
-    assert set(record) == {"host", "pid", "claimed"}
+    assert set(record) == {"host", "pid", "claimed", "job"}
+
+
+def test_the_same_job_and_auto_resumes_enter_their_own_folder(tmp_path, monkeypatch):
+    base = str(tmp_path / "runs" / "2026-01-01_00-00-00")
+    monkeypatch.setenv("SEQNET_LAUNCH_ID", "launch-a")  # torchrun: rank 0 claims ...
+    assert run_folder.claim_new_name(base) == base
+    assert run_folder.claim_new_name(base) == base  # ... and every rank of the launch joins it
+    monkeypatch.setenv("SEQNET_LAUNCH_ID", "launch-b")  # another launch in the same second
+    assert run_folder.claim_new_name(base) == f"{base}_2"
+    monkeypatch.delenv("SEQNET_LAUNCH_ID")
+    monkeypatch.setenv("SLURM_JOB_ID", "77")  # a SLURM job, then the same job requeued
+    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
+    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
+    monkeypatch.delenv("SLURM_JOB_ID")
+    # ckpt_path=auto continues a folder's run only when it has a checkpoint to resume from.
+    assert run_folder.claim_new_name(base, "auto") == f"{base}_3"
+    (Path(base) / "checkpoints").mkdir()
+    (Path(base) / "checkpoints" / "last.pt").write_bytes(b"")
+    assert run_folder.claim_new_name(base, "auto") == base
 
 
 def test_sweep_jobs_whose_overrides_are_all_left_out_get_their_job_number(tmp_path):

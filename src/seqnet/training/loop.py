@@ -250,7 +250,7 @@ def restore(
     checkpoint: dict[str, Any],
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    precision: MixedPrecision,
+    precision: MixedPrecision | None = None,
 ) -> Counters:
     """Load the model, optimizer, loss-scaler and RNG states of a checkpoint; its counters.
 
@@ -270,7 +270,8 @@ def restore(
             group[key] = value
             if repr(saved) != repr(value):  # repr: tuples and lists, tensors, None compare
                 log.info("optim.%s: %s in the checkpoint, %s from now on", key, saved, value)
-    precision.load_state_dict(checkpoint.get("grad_scaler", {}))
+    if precision is not None:
+        precision.load_state_dict(checkpoint.get("grad_scaler", {}))
     set_rng_state(checkpoint["rng"])
     return Counters(
         step=int(checkpoint["step"]),
