@@ -21,13 +21,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
-from seqnet.data import Task, build_task
+from seqnet.data import Batch, Task, build_task
 from seqnet.errors import ConfigError, TrainingDiverged
-from seqnet.logging.hparams import flat_hparams
+from seqnet.logging.hparams import all_metric_tags, flat_hparams
 from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import RunWriter
-from seqnet.models import SequenceModel, build_model
+from seqnet.models import Model, build_model, concat_predictions
 from seqnet.training import run_folder
+from seqnet.training.carried_state import CarriedState
 from seqnet.training.checkpoint import load_checkpoint, model_mismatch, save_checkpoint
 from seqnet.training.checks import (
     changed_settings,
@@ -74,7 +75,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("resuming from %s at step %d", cfg.ckpt_path, checkpoint["step"])
         counters = restore(checkpoint, model, optimizer)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
-    writer = open_writer(cfg, run_dir, task)
+    carried = CarriedState(task, checkpoint.get("carried_state") if checkpoint else None, device)
+    writer = open_writer(cfg, run_dir)
     grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
     if checkpoint is not None:
         changed = changed_settings(checkpoint["config"], cfg, ("data", "grad_log"))
@@ -82,7 +84,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_file = run_dir / "checkpoints" / "last.pt"
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt_file, checkpoint_payload(cfg, model, optimizer, step, counters))
+        payload = checkpoint_payload(cfg, model, optimizer, step, counters)
+        payload["carried_state"] = carried.state  # truncated BPTT resumes mid-stream
+        save_checkpoint(ckpt_file, payload)
         grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
         writer.flush()
 
@@ -103,7 +107,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 grads.measure(step)  # step 0 is measured before any update
 
             x, y = task.train_batch(cfg.seed, step)
-            pred, _ = model(x)
+            pred, final_state = model(x, carried.initial(step), targets=y)
             loss = task.loss(pred, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -116,9 +120,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     clip_grads_with_norm_(params, clip, grad_norm)
                     counters.clipped_steps += 1
                 optimizer.step()
+                carried.keep(step, final_state)
                 warn_on_jump(step + 1, last_norm, norm_value, tcfg.grad_jump_decades, clip)
                 last_norm = norm_value
             else:  # skip the update; the weights stay those of the last good step
+                carried.keep(step, None)
                 counters.nonfinite_steps += 1
                 consecutive_nonfinite += 1
                 if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
@@ -170,14 +176,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, task: Task, chunk: int = 1024) -> dict[str, float]:
-    """Metrics over the fixed validation set, in eval mode (no dropout)."""
+def evaluate(
+    model: Model, task: Task, batch: Batch | None = None, chunk: int = 1024
+) -> dict[str, float]:
+    """``task.metrics`` of the model's predictions on ``batch`` (default: the validation set),
+    in eval mode (no dropout). ``model.predict`` is a forward pass, or greedy decoding for
+    decoders: the shape's business, not the loop's."""
     was_training = model.training
     model.eval()
-    x, y = task.val_set()
-    preds = [model(x[i : i + chunk])[0] for i in range(0, len(x), chunk)]
+    x, y = task.val_set() if batch is None else batch
+    preds = [model.predict(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
     model.train(was_training)
-    return task.metrics(torch.cat(preds), y)
+    return task.metrics(concat_predictions(preds), y)
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -191,7 +201,7 @@ def setup_device(tcfg: DictConfig) -> torch.device:
     return device
 
 
-def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, SequenceModel]:
+def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, Model]:
     """The task (data on ``device``) and the model for its shape; rejected option values
     (ValueError/KeyError from the constructors) become one-line configuration errors."""
     try:
@@ -231,11 +241,12 @@ def restore(
     )
 
 
-def open_writer(cfg: DictConfig, run_dir: Path, task: Task) -> RunWriter:
-    """The run's TensorBoard writer, with its HPARAMS entry written first."""
+def open_writer(cfg: DictConfig, run_dir: Path) -> RunWriter:
+    """The run's TensorBoard writer, with its HPARAMS entry written first. Its metric columns
+    are those of every registered task, so a sweep over tasks shows the same columns in every
+    run (TensorBoard takes them from the first run it reads)."""
     writer = RunWriter(run_dir / "tb")
-    metric_tags = [f"final/val_{m}" for m in task.metric_names]
-    writer.write_hparams(flat_hparams(cfg), metric_tags)
+    writer.write_hparams(flat_hparams(cfg), all_metric_tags())
     return writer
 
 
