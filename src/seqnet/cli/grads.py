@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqnet.cli.options import parse_options
 from seqnet.errors import SeqnetError
 
 if TYPE_CHECKING:  # imported when used: --help and argument errors answer at once
@@ -39,13 +40,7 @@ _FALLBACKS = {"dtype": "float32", "loss": "last", "batch_size": 64, "horizon_thr
 def parse_args(argv: list[str]) -> dict[str, str | None]:
     """``key=value`` arguments, in the style of Hydra overrides; unset ones are None (``device``
     defaults to ``cpu``)."""
-    options: dict[str, str | None] = dict.fromkeys(_ARGUMENTS)
-    options["device"] = "cpu"
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in options:
-            raise SeqnetError(f"unknown argument {arg!r}\n{USAGE}")
-        options[key] = value
+    options = parse_options(argv, {**dict.fromkeys(_ARGUMENTS), "device": "cpu"}, USAGE)
     if not options["ckpt"]:
         raise SeqnetError(f"ckpt=PATH is required\n{USAGE}")
     for key in ("batch_size", "seq_len"):
@@ -82,15 +77,14 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     task = rebuild_task(config["data"], options["seq_len"], batch_size, device)
     model = build_model(config["model"], task.spec).to(device)
     model.load_state_dict(checkpoint["model"])
-    x, y = task.val_set()
-    if len(x) < batch_size:
+    try:
+        probe_batch = task.probe_batch(batch_size)
+    except ValueError as e:
         raise SeqnetError(
-            f"batch_size={batch_size} is larger than the validation set of task "
-            f"{config['data']['name']!r} ({len(x)} sequences); use batch_size<={len(x)}"
-        )
-    profile = measure_profile(
-        model, task, (x[:batch_size], y[:batch_size]), int(checkpoint["step"]), dtype, loss
-    )
+            f"batch_size={batch_size} is larger than the probe batches task "
+            f"{config['data']['name']!r} can give; use a smaller batch_size"
+        ) from e
+    profile = measure_profile(model, task, probe_batch, int(checkpoint["step"]), dtype, loss)
     return {
         "checkpoint": ckpt_path,
         "step": profile.step,
@@ -165,7 +159,10 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
         arr = np.asarray(norms)
         with np.errstate(divide="ignore"):
             logs = np.where(arr > 0, np.log10(np.where(arr > 0, arr, 1.0)), -np.inf)
-        cells = [f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero" for t in times]
+        cells = [  # blank where a quantity is shorter (an encoder-decoder's encoder side)
+            "" if t >= len(logs) else f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero"
+            for t in times
+        ]
         s = result["summary"][q]
         rows.append([q, *cells, f"{s['log10_ratio']:.2f}", str(s["horizon"]), str(s["zero_steps"])])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

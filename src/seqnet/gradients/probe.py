@@ -18,13 +18,13 @@ import torch
 from seqnet.data.base import Batch, Task
 from seqnet.gradients.profile import GradientProfile
 from seqnet.models.engine import Probes
-from seqnet.models.sequence_model import SequenceModel
+from seqnet.models.registry import Model
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def measure_profile(
-    model: SequenceModel,
+    model: Model,
     task: Task,
     batch: Batch,
     step: int,
@@ -52,7 +52,7 @@ def measure_profile(
     try:
         with torch.enable_grad():
             probes = Probes()
-            pred, _ = net(x, probes=probes)
+            pred, _ = net(x, probes=probes, targets=y)
             total = task.sequence_loss(pred, y, last_only=loss == "last").sum()
             names = list(probes.tensors)
             grads = torch.autograd.grad(

@@ -2,7 +2,8 @@
 
 TensorBoard takes its HPARAMS columns from the first run it reads, so every run logs the same
 key set: the fields of every registered model, task and optimizer schema, with ``"n/a"`` for
-those that the run's own choice does not have.
+those that the run's own choice does not have; and the same metric columns, those of every
+registered task.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def all_hparam_keys() -> list[str]:
         if f.name != "_partial_"
     }
     return [*sorted(keys), "seed"]
+
+
+def all_metric_tags() -> list[str]:
+    """The HPARAMS metric columns: ``final/val_<m>`` for every metric of every registered task,
+    the same in every run (a run's cells for other tasks' metrics stay empty)."""
+    names = {m for entry in TASK_REGISTRY.values() for m in entry.cls.metric_names}
+    return [f"final/val_{m}" for m in sorted(names)]
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, HParamValue]:

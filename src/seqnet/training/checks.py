@@ -43,13 +43,12 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
-    """The gradient probe batch is the head of the validation set: it must fit in it."""
-    available = len(task.val_set().x)
-    if gcfg.every_n_steps > 0 and gcfg.batch_size > available:
-        raise ConfigError(
-            f"grad_log.batch_size={gcfg.batch_size} is larger than the validation set "
-            f"({available} sequences) it is drawn from; set grad_log.batch_size<={available}"
-        )
+    """The gradient probe batch (the head of the validation set, by default) must exist."""
+    if gcfg.every_n_steps > 0:
+        try:
+            task.probe_batch(gcfg.batch_size)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
 
 
 def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:

@@ -18,7 +18,7 @@ from seqnet.data import Task
 from seqnet.gradients import GRADIENTS_FILE, GradientStore, batch_fingerprint, measure_profile
 from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
 from seqnet.logging.tensorboard import RunWriter
-from seqnet.models import SequenceModel
+from seqnet.models import Model
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class GradientMonitor:
     def __init__(
         self,
         gcfg: DictConfig,
-        model: SequenceModel,
+        model: Model,
         task: Task,
         writer: RunWriter,
         run_dir: Path,
@@ -45,11 +45,8 @@ class GradientMonitor:
         self.quantities: list[str] = []
         self.probe_batch = None
         if self.enabled:
-            x_val, y_val = task.val_set()
-            self.probe_batch = (x_val[: gcfg.batch_size], y_val[: gcfg.batch_size])
-            self.quantities = ["x"] + [
-                f"{s}_l{layer}" for layer in range(model.num_layers) for s in model.state_names
-            ]
+            self.probe_batch = task.probe_batch(gcfg.batch_size)
+            self.quantities = model.probe_names
             writer.custom_scalars(gradient_layout(self.quantities))
         probe = batch_fingerprint(self.probe_batch) if self.probe_batch is not None else ""
         self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name, probe)

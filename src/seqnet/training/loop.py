@@ -21,13 +21,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
-from seqnet.data import Task, build_task
+from seqnet.data import Batch, Task, build_task
 from seqnet.errors import ConfigError, TrainingDiverged
-from seqnet.logging.hparams import flat_hparams
+from seqnet.logging.hparams import all_metric_tags, flat_hparams
 from seqnet.logging.progress import training_progress
 from seqnet.logging.tensorboard import NullWriter, RunWriter
-from seqnet.models import SequenceModel, build_model
+from seqnet.models import Model, build_model, concat_predictions
 from seqnet.training import run_folder
+from seqnet.training.carried_state import CarriedState
 from seqnet.training.checkpoint import load_checkpoint, model_mismatch, save_checkpoint
 from seqnet.training.checks import (
     changed_settings,
@@ -41,9 +42,11 @@ from seqnet.training.distributed import (
     agree_on_step,
     average_gradients,
     check_batch_divisible,
+    gather_state_rows,
     join_process_group,
     seed_rank_generator,
     shard,
+    state_rows,
 )
 from seqnet.training.gradient_monitor import GradientMonitor
 from seqnet.training.precision import MixedPrecision
@@ -99,7 +102,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         counters = restore(checkpoint, model, optimizer, precision)
     seed_rank_generator(cfg.seed, counters.step, ranks)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
-    writer = open_writer(cfg, run_dir, task, ranks, hparams=not in_place)
+    saved_state = checkpoint.get("carried_state") if checkpoint else None
+    carried = CarriedState(task, state_rows(saved_state, ranks), device)  # this rank's rows
+    writer = open_writer(cfg, run_dir, ranks, hparams=not in_place)
     grads = GradientMonitor(
         cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
     )
@@ -109,9 +114,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_file = own_checkpoint(run_dir)
 
     def save(step: int) -> None:
+        carried_state = gather_state_rows(carried.state, ranks)  # every rank takes part
         if not ranks.is_main:
             return
         payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
+        payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
         save_checkpoint(ckpt_file, payload)
         grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
         writer.flush()
@@ -134,7 +141,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
             x, y = shard(task.train_batch(cfg.seed, step), ranks)
             with precision.autocast():
-                pred, _ = model(x)
+                pred, final_state = model(x, carried.initial(step), targets=y)
                 loss = task.loss(pred, y)
             optimizer.zero_grad(set_to_none=True)
             precision.backward(loss)
@@ -150,10 +157,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     clip_grads_with_norm_(params, clip, grad_norm)
                     counters.clipped_steps += 1
                 precision.step(optimizer)
+                carried.keep(step, final_state)
                 warn_on_jump(step + 1, last_norm, norm_value, tcfg.grad_jump_decades, clip)
                 last_norm = norm_value
             else:  # skip the update; the weights stay those of the last good step
                 precision.skip()
+                carried.keep(step, None)
                 counters.nonfinite_steps += 1
                 consecutive_nonfinite += 1
                 if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
@@ -210,14 +219,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, task: Task, chunk: int = 1024) -> dict[str, float]:
-    """Metrics over the fixed validation set, in eval mode (no dropout)."""
+def evaluate(
+    model: Model, task: Task, batch: Batch | None = None, chunk: int = 1024
+) -> dict[str, float]:
+    """``task.metrics`` of the model's predictions on ``batch`` (default: the validation set),
+    in eval mode (no dropout). ``model.predict`` is a forward pass, or greedy decoding for
+    decoders: the shape's business, not the loop's."""
     was_training = model.training
     model.eval()
-    x, y = task.val_set()
-    preds = [model(x[i : i + chunk])[0] for i in range(0, len(x), chunk)]
+    x, y = task.val_set() if batch is None else batch
+    preds = [model.predict(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
     model.train(was_training)
-    return task.metrics(torch.cat(preds), y)
+    return task.metrics(concat_predictions(preds), y)
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -235,7 +248,7 @@ def setup_device(tcfg: DictConfig, ranks: Ranks) -> torch.device:
     return device
 
 
-def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, SequenceModel]:
+def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, Model]:
     """The task (data on ``device``) and the model for its shape; rejected option values
     (ValueError/KeyError from the constructors) become one-line configuration errors."""
     try:
@@ -281,16 +294,17 @@ def restore(
 
 
 def open_writer(
-    cfg: DictConfig, run_dir: Path, task: Task, ranks: Ranks, hparams: bool = True
+    cfg: DictConfig, run_dir: Path, ranks: Ranks, hparams: bool = True
 ) -> RunWriter | NullWriter:
     """The run's TensorBoard writer (rank 0 only), with its HPARAMS entry written first; a run
-    continued in its own folder already has that entry."""
+    continued in its own folder already has that entry. Its metric columns are those of every
+    registered task, so a sweep over tasks shows the same columns in every run (TensorBoard
+    takes them from the first run it reads)."""
     if not ranks.is_main:
         return NullWriter()
     writer = RunWriter(run_dir / "tb")
     if hparams:
-        metric_tags = [f"final/val_{m}" for m in task.metric_names]
-        writer.write_hparams(flat_hparams(cfg), metric_tags)
+        writer.write_hparams(flat_hparams(cfg), all_metric_tags())
     return writer
 
 

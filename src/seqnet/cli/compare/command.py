@@ -35,7 +35,9 @@ from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write
 from seqnet.cli.compare.table import RunSummary, format_table, summarize
 
 PROG = "seqnet-compare"
-DEFAULT_QUANTITY = "h_l0"
+#: The default quantity: the first of these that a compared run logged (an encoder-decoder has
+#: ``enc_h_l0``/``dec_h_l0`` instead of ``h_l0``).
+DEFAULT_QUANTITIES = ("h_l0", "enc_h_l0", "dec_h_l0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quantity",
-        default=DEFAULT_QUANTITY,
+        default=None,
         metavar="Q",
-        help=f"probed quantity: x, h_l0, c_l0 (LSTM), h_l1, ... (default: {DEFAULT_QUANTITY})",
+        help="probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, ... (default: "
+        "h_l0, else enc_h_l0 for encoder-decoders)",
     )
     parser.add_argument(
         "--out",
@@ -89,12 +92,19 @@ def _check_out(out: Path) -> None:
 
 
 def compare(
-    dirs: Sequence[str], step: int | None, quantity: str, out: Path, csv: Path | None = None
+    dirs: Sequence[str],
+    step: int | None,
+    quantity: str | None,
+    out: Path,
+    csv: Path | None = None,
 ) -> int:
     """Everything main does after parsing; raises CompareError before writing anything."""
     _check_out(out)
     paths = find_runs(dirs)
     runs = [load_run(p) for p in paths]
+    if quantity is None:
+        logged = {q for r in runs for q in r.norms}
+        quantity = next((q for q in DEFAULT_QUANTITIES if q in logged), DEFAULT_QUANTITIES[0])
     labels = run_labels([r.config for r in runs], run_names(paths))
     steps, notes = choose_steps(runs, labels, step)
     notes[:0] = [note for run in runs for note in run.notes]
