@@ -11,12 +11,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from conftest import SRC
+
 
 def seqnet_env(**extra: str) -> dict[str, str]:
-    """This environment (PYTHONPATH included, so the subprocess imports this checkout's seqnet),
+    """This environment with this checkout's sources first on PYTHONPATH (the subprocess runs
+    this code even where the editable install points at another copy),
     with one OpenMP thread per process: beside others on a 2-core machine, spinning worker
     threads slow every process down."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("HYDRA_FULL_ERROR", None)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.update(extra)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, compose_config
+from conftest import TINY_RUN, compose_config
 from seqnet.data.base import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients
@@ -78,7 +78,8 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path) -> None:
-    args = [*TINY, "trainer.threads=1"]
+    # char_lm: truncated BPTT, each rank carries the state of its own streams (rows).
+    args = [*TINY_RUN, "data=char_lm", "data.batch_size=8", "data.seq_len=12", "trainer.threads=1"]
     torchrun = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
         "--master_addr=127.0.0.1", f"--master_port={free_port()}",
@@ -108,9 +109,13 @@ def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path) -> None:
     curve, reference = (scalar_series(d)["train/loss"] for d in (run_dir, tmp_path / "one"))
     assert [s for s, _ in curve] == [s for s, _ in reference] == list(range(1, 7))
     np.testing.assert_allclose([v for _, v in curve], [v for _, v in reference], rtol=1e-5)
-    a, b = last_ckpt(run_dir)["model"], last_ckpt(tmp_path / "one")["model"]
-    for name in b:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6)
+    a, b = last_ckpt(run_dir), last_ckpt(tmp_path / "one")
+    for name in b["model"]:
+        torch.testing.assert_close(a["model"][name], b["model"][name], rtol=1e-5, atol=1e-6)
+    # The checkpoint holds every stream's carried state, gathered from both ranks.
+    for mine, reference in zip(a["carried_state"], b["carried_state"], strict=True):
+        assert mine.shape == reference.shape == (1, 8, 16)
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
     steps, norms, _ = load_gradients(run_dir / "gradients.npz")
     ref_steps, ref_norms, _ = load_gradients(tmp_path / "one" / "gradients.npz")
     assert steps.tolist() == ref_steps.tolist() == [0, 3, 6]
