@@ -18,7 +18,9 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    model (target: <= 3x); float64 for information.
 4. ``train(cfg)`` with gradient profiles every 100 steps against with them off (target: >= 0.95x
    its steps/s).
-5. For every registered task (its default config, the reference LSTM): making one training
+5. One training step in ``trainer.precision=bf16-mixed`` against float32, LSTM hidden 128 and
+   512 (for information; on the CPU by default), with the difference of their loss curves.
+6. For every registered task (its default config, the reference LSTM): making one training
    batch against one whole training step (target: <= 0.05x, so data loading does not show).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
@@ -49,6 +51,7 @@ import torch
 from benchmarks.data import bench_data
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
+from benchmarks.precision import bench_precision
 from benchmarks.profiles import bench_profile
 from benchmarks.training import bench_grad_log, bench_loop
 from benchmarks.workload import (
@@ -95,6 +98,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "grad_log": (
         "train() with grad logging vs without",
         lambda c: [bench_grad_log(c.runs, c.settings)],
+        False,
+    ),
+    "precision": (
+        "bf16-mixed vs 32 training steps (LSTM hidden 128, 512)",
+        lambda c: bench_precision(c.runs, c.settings, c.device),
         False,
     ),
     "data": (

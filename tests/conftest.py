@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,6 +35,30 @@ TINY = [
 TINY_RUN = [o for o in TINY if not o.startswith("data.")]
 
 
+#: This checkout's sources: subprocesses get them first on PYTHONPATH, so that a console script
+#: runs this code even where the editable install points at another copy.
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def console_script(name: str) -> str:
+    """An installed console script (seqnet-train, seqnet-compare, seqnet-grads): next to this
+    interpreter, else on PATH."""
+    script = Path(sys.executable).parent / (f"{name}.exe" if os.name == "nt" else name)
+    found = str(script) if script.is_file() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e ."
+    return found
+
+
+def run_script(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``name args...`` as a user runs it, with this checkout's sources on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = "1"  # beside other processes on a small machine
+    return subprocess.run(
+        [console_script(name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The composed ``train`` config (no run directory set: add ``paths.run_dir=...``)."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
@@ -46,6 +74,33 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config([*base, *overrides, f"paths.run_dir={tmp_path / run}"])
 
     return make
+
+
+def flush_denormal_is_on() -> bool:
+    """Whether this thread flushes denormal floats to zero (torch has no getter for the flag):
+    with the flush on, the smallest float64 denormal times one reads as zero."""
+    return torch.tensor(5e-324, dtype=torch.float64).mul(1.0).item() == 0.0
+
+
+#: The flag as the process started (off, PyTorch's default). train() and seqnet-grads set it
+#: for the whole thread, so every test starts and ends from this state: the suite does not
+#: depend on the order in which tests (or module fixtures that train) run.
+DENORMAL_FLUSH_AT_START = flush_denormal_is_on()
+
+
+@pytest.fixture(autouse=True)
+def _denormal_flush_reset() -> Iterator[None]:
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+    yield
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+
+
+@pytest.fixture(params=[True, False], ids=["flush", "no_flush"])
+def flush_denormal(request: pytest.FixtureRequest) -> bool:
+    """Runs a test twice: with denormals flushed to zero (as train() does on CPU) and without."""
+    torch.set_flush_denormal(request.param)
+    assert flush_denormal_is_on() == request.param
+    return request.param
 
 
 @pytest.fixture

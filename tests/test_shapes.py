@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -193,9 +194,9 @@ def test_every_model_trains_on_every_task(task_name: str, model_name: str) -> No
 
     profile = measure_profile(model, task, task.probe_batch(3), step=2)
     assert list(profile.norms) == model.probe_names
-    for q, norms in profile.norms.items():
-        assert norms.ndim == 1 and len(norms) >= 1 and (norms >= 0).all(), q
-    assert profile.norms["x"].sum() > 0
+    for q, norms in profile.norms.items():  # exactness: test_gradients, test_shape_gradients
+        assert norms.ndim == 1 and len(norms) >= 1 and np.isfinite(norms).all(), q
+        assert (norms >= 0).all(), q
 
     metrics = evaluate(model, task, task.probe_batch(3))
     assert set(metrics) == set(task.metric_names)

@@ -1,4 +1,4 @@
-"""5: producing a training batch against one training step, for every registered task.
+"""6: producing a training batch against one training step, for every registered task.
 
 Each task is built from its own default config (``data=<name>``, on the benchmark's device) with
 the reference model (LSTM, hidden 128). A repeat times ``BATCHES`` calls of
@@ -21,7 +21,7 @@ TARGET = "<=0.05"
 
 
 def bench_data(s: Settings, device: torch.device) -> list[Result]:
-    """5. One row per registered task: microseconds per batch vs per training step."""
+    """6. One row per registered task: microseconds per batch vs per training step."""
     from seqnet.data import TASK_REGISTRY
 
     return [bench_task(name, s, device) for name in sorted(TASK_REGISTRY)]
@@ -70,11 +70,11 @@ def bench_task(name: str, s: Settings, device: torch.device) -> Result:
             out[key] = 1e6 * timed(device, fn)[0] / calls
         return out
 
-    ms, used_busy, details = summarise(run_repeats("5", one, s.profile_repeats), s.profile_repeats)
+    ms, used_busy, details = summarise(run_repeats("6", one, s.profile_repeats), s.profile_repeats)
     x, _ = task.train_batch(SEED, 0)
     details["shape"] = f"{name}: x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
     return Result(
-        f"5 {name}: training batch vs training step",
+        f"6 {name}: training batch vs training step",
         "batch",
         ms["batch"],
         "step",

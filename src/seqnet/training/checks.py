@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnet.data import Task
 from seqnet.errors import CheckpointError, ConfigError
+from seqnet.logging.hparams import flatten
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -37,8 +38,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.clip_grad_norm={t.clip_grad_norm} must be > 0, or null to turn clipping off"
         )
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"optim.lr={cfg.optim.lr} must be > 0")
+    if cfg.optim.lr < 0:  # 0 is allowed: a fixed model measured over many steps
+        raise ConfigError(f"optim.lr={cfg.optim.lr} must be >= 0")
 
 
 def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
@@ -72,3 +73,17 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
                 f"checkpoint {cfg.ckpt_path} holds a different {group} ({', '.join(diff)} "
                 f"differ); resume with the checkpoint's settings: {wanted}"
             )
+
+
+def changed_settings(saved: dict[str, Any], cfg: DictConfig, groups: tuple[str, ...]) -> list[str]:
+    """``"data.seq_len: 12 -> 20"`` for each key of ``groups`` whose value in ``cfg`` differs
+    from the checkpoint's config ``saved`` (keys either side lacks read as None)."""
+    changes = []
+    for group in groups:
+        current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
+        old = flatten(saved.get(group) or {}, group, sep=".")
+        new = flatten(current, group, sep=".")
+        for key in dict.fromkeys([*old, *new]):
+            if old.get(key) != new.get(key):
+                changes.append(f"{key}: {old.get(key)} -> {new.get(key)}")
+    return changes
