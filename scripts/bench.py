@@ -18,15 +18,19 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    model (target: <= 3x); float64 for information.
 4. ``train(cfg)`` with gradient profiles every 100 steps against with them off (target: >= 0.95x
    its steps/s).
-5. The engine running the standard LSTM cell against the fused ``nn.LSTM`` (target: <= 1.6x its
+5. One training step in ``trainer.precision=bf16-mixed`` against float32, LSTM hidden 128 and
+   512 (for information; on the CPU by default), with the difference of their loss curves.
+6. For every registered task (its default config, the reference LSTM): making one training
+   batch against one whole training step (target: <= 0.05x, so data loading does not show).
+7. The engine running the standard LSTM cell against the fused ``nn.LSTM`` (target: <= 1.6x its
    training-step time) and every variant (target: <= 2x).
-6. The engine LSTM's step time at T = 100, 200, 400, 800 (target: within 10% of a line).
-7. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU`` (target: >= 3x
+8. The engine LSTM's step time at T = 100, 200, 400, 800 (target: within 10% of a line).
+9. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU`` (target: >= 3x
    faster at T=200; the other lengths for information).
-8. rnn / lstm / gru on the engine against the fused kernel on this device (information: what
-   ``model.backend=auto`` should run here).
-9. ``torch.compile`` of the engine's LSTM step and of minGRU's scan against eager (information,
-   with the compile time).
+10. rnn / lstm / gru on the engine against the fused kernel on this device (information: what
+    ``model.backend=auto`` should run here).
+11. ``torch.compile`` of the engine's LSTM step and of minGRU's scan against eager (information,
+    with the compile time).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -54,9 +58,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.compile import bench_compile
+from benchmarks.data import bench_data
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.engine import bench_backends, bench_engine, bench_growth
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
+from benchmarks.precision import bench_precision
 from benchmarks.profiles import bench_profile
 from benchmarks.training import bench_grad_log, bench_loop
 from benchmarks.workload import (
@@ -103,6 +109,16 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "grad_log": (
         "train() with grad logging vs without",
         lambda c: [bench_grad_log(c.runs, c.settings)],
+        False,
+    ),
+    "precision": (
+        "bf16-mixed vs 32 training steps (LSTM hidden 128, 512)",
+        lambda c: bench_precision(c.runs, c.settings, c.device),
+        False,
+    ),
+    "data": (
+        "training batch vs training step, every task",
+        lambda c: bench_data(c.settings, c.device),
         False,
     ),
     "engine": (

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -26,6 +31,32 @@ TINY = [
     "grad_log.batch_size=8",
     "grad_log.every_n_steps=3",
 ]
+#: TINY without its data keys, for tasks that do not have seq_len or val_size.
+TINY_RUN = [o for o in TINY if not o.startswith("data.")]
+
+
+#: This checkout's sources: subprocesses get them first on PYTHONPATH, so that a console script
+#: runs this code even where the editable install points at another copy.
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def console_script(name: str) -> str:
+    """An installed console script (seqnet-train, seqnet-compare, seqnet-grads): next to this
+    interpreter, else on PATH."""
+    script = Path(sys.executable).parent / (f"{name}.exe" if os.name == "nt" else name)
+    found = str(script) if script.is_file() else shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e ."
+    return found
+
+
+def run_script(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``name args...`` as a user runs it, with this checkout's sources on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = "1"  # beside other processes on a small machine
+    return subprocess.run(
+        [console_script(name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
@@ -43,3 +74,40 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config([*base, *overrides, f"paths.run_dir={tmp_path / run}"])
 
     return make
+
+
+def flush_denormal_is_on() -> bool:
+    """Whether this thread flushes denormal floats to zero (torch has no getter for the flag):
+    with the flush on, the smallest float64 denormal times one reads as zero."""
+    return torch.tensor(5e-324, dtype=torch.float64).mul(1.0).item() == 0.0
+
+
+#: The flag as the process started (off, PyTorch's default). train() and seqnet-grads set it
+#: for the whole thread, so every test starts and ends from this state: the suite does not
+#: depend on the order in which tests (or module fixtures that train) run.
+DENORMAL_FLUSH_AT_START = flush_denormal_is_on()
+
+
+@pytest.fixture(autouse=True)
+def _denormal_flush_reset() -> Iterator[None]:
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+    yield
+    torch.set_flush_denormal(DENORMAL_FLUSH_AT_START)
+
+
+@pytest.fixture(params=[True, False], ids=["flush", "no_flush"])
+def flush_denormal(request: pytest.FixtureRequest) -> bool:
+    """Runs a test twice: with denormals flushed to zero (as train() does on CPU) and without."""
+    torch.set_flush_denormal(request.param)
+    assert flush_denormal_is_on() == request.param
+    return request.param
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for the test: beside other processes on 2 cores, OpenMP's spinning
+    workers made a tiny char_lm run take 25 s instead of 2 s (measured here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
+
+from conftest import SRC, console_script
+from subprocesses import hparams_sessions, scalar_series
 
 from seqnet.models import MODEL_REGISTRY
 
@@ -19,12 +22,7 @@ FAST = ["debug=fast", "trainer.progress_bar=false"]
 
 
 def seqnet_train_script() -> str:
-    """The installed console script, next to this interpreter (else on PATH)."""
-    name = "seqnet-train.exe" if os.name == "nt" else "seqnet-train"
-    script = Path(sys.executable).parent / name
-    found = str(script) if script.is_file() else shutil.which("seqnet-train")
-    assert found, "seqnet-train is not installed: pip install -e ."
-    return found
+    return console_script("seqnet-train")
 
 
 def run_cli(cwd: Path, *args: str, module: bool = True) -> subprocess.CompletedProcess[str]:
@@ -34,6 +32,7 @@ def run_cli(cwd: Path, *args: str, module: bool = True) -> subprocess.CompletedP
     # One thread per run: beside other processes on a 2-core machine, OpenMP's spinning worker
     # threads made a debug=fast run take 27 s instead of 4 s (measured here).
     env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return subprocess.run(
         [*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -81,7 +80,6 @@ def test_override_names_the_run_folder(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     run_dir = only_child(tmp_path / "outputs" / "runs")
     assert re.fullmatch(TIMESTAMP + "_model=gru", run_dir.name)
-    assert run_dir.name.endswith("_model=gru")
     assert json.loads((run_dir / "metrics.json").read_text())["step"] == 20
     assert "name: gru" in (run_dir / ".hydra" / "config.yaml").read_text()
 
@@ -151,6 +149,24 @@ def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
         assert f"run directory: {sweep_dir / job}" in result.stdout
     assert (sweep_dir / "multirun.yaml").is_file()
     assert not (tmp_path / "outputs" / "runs").exists()
+    # Folders name only what differs; what every job shares is written once (seqnet.sweeps).
+    assert sorted(p.name for p in sweep_dir.iterdir()) == [*jobs, "multirun.yaml", "sweep.yaml"]
+    record = OmegaConf.load(sweep_dir / "sweep.yaml")
+    assert (list(record.shared), list(record.swept)) == (FAST, ["model"])
+    sessions = {}
+    for job in jobs:
+        assert len(list((sweep_dir / job / "tb").iterdir())) == 1  # one TensorBoard run
+        (sessions[job],) = hparams_sessions(sweep_dir / job)  # HPARAMS written once
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        final = scalar_series(sweep_dir / job)["final/val_loss"]
+        assert final == [(20, pytest.approx(metrics["val/loss"], rel=1e-6))]
+    # The same HPARAMS columns in every job; a key the GRU does not have reads n/a.
+    assert sessions["model=rnn"].keys() == sessions["model=gru"].keys()
+    assert (sessions["model=rnn"]["model/name"], sessions["model=gru"]["model/name"]) == (
+        "rnn",
+        "gru",
+    )
+    assert sessions["model=gru"]["model/nonlinearity"] == "n/a"
 
 
 @pytest.mark.slow
@@ -162,5 +178,5 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path: Path) -> None:
     assert "model.num_layers=1 has none: set model.num_layers >= 2" in result.stderr
     sweep_dir = only_child(tmp_path / "outputs" / "multirun")
     assert [p.relative_to(sweep_dir).as_posix() for p in metrics_files(tmp_path)] == [
-        "model.dropout=0.2,model.num_layers=2/metrics.json"
+        "model.num_layers=2/metrics.json"  # only what differs between the jobs
     ]

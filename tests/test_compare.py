@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -66,13 +67,11 @@ def test_two_runs_table_labels_and_figure(two_runs, tmp_path, capsys):
         assert data["steps"].tolist() == [0, 3, 6]
         norm = data["h_l0"][-1]  # default step: the largest in every run (6), the last row
         assert norm.shape == (12,) and (norm > 0).all()
-        step, first, last, ratio, horizon, zeros, val_loss = rows[label]
+        step, first, last, ratio, _horizon, zeros, val_loss = rows[label]
         assert step == "6"
         assert float(first) == pytest.approx(np.log10(norm[0]), abs=5e-4)
         assert float(last) == pytest.approx(np.log10(norm[-1]), abs=5e-4)
         assert float(ratio) == pytest.approx(np.log10(norm[0] / norm[-1]), abs=5e-4)
-        below = np.flatnonzero(norm < 1e-3 * norm[-1])
-        assert int(horizon) == (12 if below.size == 0 else 11 - below[-1])
         assert zeros == "0"
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert float(val_loss) == pytest.approx(metrics["val/loss"], rel=1e-3)
@@ -244,3 +243,139 @@ def test_labels_name_only_what_differs():
     ]
     # A run without any config (no .hydra, no checkpoint): nothing is known to differ.
     assert run_labels([{}, gru], names[:2]) == ["a", "b"]
+
+
+def fake_run(
+    path: Path, name: str, rows: list[list[float]], threshold: float = 1e-3, dtype="float32"
+) -> Path:
+    """A run folder with known profiles of h_l0 at steps 0, 5, ... and a minimal config."""
+    path.mkdir(parents=True)
+    norms = np.array(rows, dtype=np.float64)
+    steps = np.arange(len(rows)) * 5
+    np.savez(path / "gradients.npz", steps=steps, dtype=dtype, loss="last", probe="p", h_l0=norms)
+    config = {"model": {"name": name}, "grad_log": {"horizon_threshold": threshold}}
+    (path / ".hydra").mkdir()
+    OmegaConf.save(OmegaConf.create(config), path / ".hydra" / "config.yaml")
+    (path / "metrics.json").write_text(json.dumps({"val/loss": 0.125}))
+    return path
+
+
+def test_table_numbers_of_known_profiles(tmp_path, capsys):
+    """Each run's numbers at the last step, worked out by hand: the horizon counts the last
+    timesteps whose norm stays >= the run's own threshold x the norm at t=T-1."""
+    runs = [
+        # 1e-4 < 1e-3 x 1: the last two timesteps stay above.
+        fake_run(tmp_path / "a", "decay", [[1, 1, 1, 1, 1], [1e-8, 1e-6, 1e-4, 1e-2, 1]]),
+        # Flat: every timestep stays above, the horizon is T.
+        fake_run(tmp_path / "b", "flat", [[1] * 5, [2, 2, 2, 2, 2]]),
+        # Its own threshold 0.6: 0.5 at t=1 falls below; t=0 underflowed to zero (float32).
+        fake_run(tmp_path / "c", "zero", [[1] * 5, [0, 0.5, 1, 1, 1]], threshold=0.6),
+    ]
+    assert main([*map(str, runs), "--out", str(tmp_path / "c.png")]) == 0
+    assert table_rows(capsys.readouterr().out) == {
+        "model.name=decay, grad_log.horizon_threshold=0.001": [
+            "5", "-8.000", "0.000", "-8.000", "2", "0", "0.125"
+        ],
+        "model.name=flat, grad_log.horizon_threshold=0.001": [
+            "5", "0.301", "0.301", "0.000", "5", "0", "0.125"
+        ],
+        "model.name=zero, grad_log.horizon_threshold=0.6": [
+            "5", "zero", "0.000", "-46.000", "3", "1", "0.125"
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [("empty", "EOFError: No data left in file"), ("truncated", "BadZipFile: File is not a zip")],
+)
+def test_unreadable_gradients_file_is_one_line(two_runs, tmp_path, capsys, damage, error):
+    broken = tmp_path / "broken"
+    shutil.copytree(two_runs[0], broken)
+    npz = broken / "gradients.npz"
+    data = npz.read_bytes()
+    npz.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    out = tmp_path / "c.png"
+
+    assert main([str(two_runs[1]), str(broken), "--out", str(out)]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"seqnet-compare: error: gradients file '{npz}' is unreadable ({error}")
+    assert err.endswith("leave this run out, or re-run it\n")
+    assert not out.exists()
+
+
+def test_unreadable_config_and_metrics_are_notes(runs, tmp_path, capsys):
+    """The profiles are readable, the files around them are not: the run is shown, with one
+    note per unreadable file (labelled by its folder name when no config can be read)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(runs["rnn"], a)
+    shutil.copytree(runs["gru"], b)
+    (a / "metrics.json").write_text('{"val/loss": 0.1')  # cut short
+    (b / ".hydra").mkdir()
+    (b / ".hydra" / "config.yaml").write_text("model: [unclosed\n")
+    ckpt = b / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+
+    assert main([str(a), str(b), "--out", str(tmp_path / "c.png")]) == 0
+
+    captured = capsys.readouterr()
+    rows = table_rows(captured.out)
+    assert list(rows) == ["a", "b"]  # b has no config: nothing is known to differ
+    assert rows["a"][-1] == "-"
+    notes = [line for line in captured.err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: '{a / 'metrics.json'}' is unreadable (JSONDecodeError); no val/loss",
+        f"note: '{b / '.hydra' / 'config.yaml'}' is unreadable (ParserError)",
+        f"note: checkpoint '{ckpt}' is corrupt or not a seqnet checkpoint (torch.load failed "
+        "with RuntimeError)",
+        f"note: '{b}': no readable config; it is labelled by its folder name",
+    ]
+
+
+def test_sweep_table_sorted_by_val_loss_and_written_as_csv(runs, tmp_path, capsys):
+    dirs = [str(runs[m]) for m in ("rnn", "gru", "lstm")]
+    out, table = tmp_path / "c.png", tmp_path / "tables" / "sweep.csv"
+
+    assert main([*dirs, "--out", str(out), "--csv", str(table)]) == 0
+
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    losses = {m: json.loads((runs[m] / "metrics.json").read_text())["val/loss"] for m in runs}
+    best_first = sorted(losses, key=losses.get)
+    assert [r["model.name"] for r in rows] == best_first
+    assert [r["run"] for r in rows] == [f"model.name={m}" for m in best_first]
+    quantities = dict.fromkeys(q for m in best_first for q in npz(runs[m]) if "_l" in q or q == "x")
+    assert list(rows[0]) == [
+        "run",
+        "model.name",  # what differs
+        "val/loss",
+        "val/mse",
+        "val/baseline_ratio",
+        "step",
+        "nonfinite_steps",
+        "clipped_steps",
+        "grad_step",
+        *(f"{q}/{s}" for q in quantities for s in ("log10_ratio", "horizon", "zero_steps")),
+        "path",
+    ]
+    for row in rows:
+        model = row["model.name"]
+        assert float(row["val/loss"]) == losses[model]
+        assert (row["step"], row["grad_step"], row["path"]) == ("6", "6", str(runs[model]))
+        data = npz(runs[model])
+        for q in ("x", "h_l0", "c_l0"):
+            if q not in data:  # only the LSTM has a cell state: empty cells for the others
+                assert row[f"{q}/log10_ratio"] == "" and model != "lstm"
+                continue
+            norm = data[q][-1]
+            assert float(row[f"{q}/log10_ratio"]) == pytest.approx(np.log10(norm[0] / norm[-1]))
+            below = np.flatnonzero(norm < 1e-3 * norm[-1])
+            assert int(row[f"{q}/horizon"]) == (12 if below.size == 0 else 11 - below[-1])
+            assert row[f"{q}/zero_steps"] == "0"
+
+    printed = capsys.readouterr().out.split("runs by val/loss (best first)")[1].splitlines()
+    ranked = [line.split()[:2] for line in printed[2:5]]
+    assert ranked == [[str(i), f"model.name={m}"] for i, m in enumerate(best_first, start=1)]
+    assert printed[-1] == f"wrote {table}"

@@ -164,13 +164,11 @@ def test_debug_fast() -> None:
     assert cfg.trainer.val_every_n_steps == 10
     assert cfg.trainer.ckpt_every_n_steps == 10
     assert cfg.trainer.log_every_n_steps == 1
-    assert cfg.data.seq_len == 20
-    assert cfg.data.val_size == 128
     assert cfg.grad_log.every_n_steps == 10
     assert cfg.grad_log.batch_size == 16
-    # Untouched values keep their defaults.
+    # Untouched values keep their defaults; no data keys, so it composes with every task.
     assert cfg.model.name == "lstm"
-    assert cfg.data.batch_size == 64
+    assert cfg.data.batch_size == 64 and cfg.data.seq_len == 50
 
 
 def test_experiment_adding_long() -> None:

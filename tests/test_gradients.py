@@ -14,55 +14,16 @@ from seqnet.data.base import Batch
 from seqnet.gradients import GradientProfile, measure_profile
 from seqnet.gradients.profile import log10_floor
 from seqnet.models import build_model
+from textbook import state_gradient_norms, textbook_unroll
 
 
 def reference_norms(model, task: Task, x: Tensor, y: Tensor, last_only: bool = True):
     """A plain unrolled loop written from the textbook equations, states retained, and
     ``torch.autograd.grad`` of the summed per-sequence loss with respect to each state."""
-    core = model.core
-    kind = model.core.cell_class.__name__
     e = model.encoder(x)
-    layer_in, states = e, {}
-    for layer in range(core.num_layers):
-        w_ih, w_hh = getattr(core, f"weight_ih_l{layer}"), getattr(core, f"weight_hh_l{layer}")
-        b_ih, b_hh = getattr(core, f"bias_ih_l{layer}"), getattr(core, f"bias_hh_l{layer}")
-        H = w_hh.shape[1]
-        h = x.new_zeros(x.shape[0], H, dtype=e.dtype)
-        c = torch.zeros_like(h)
-        hs, cs = [], []
-        for t in range(e.shape[1]):
-            a_x = layer_in[:, t] @ w_ih.T + b_ih
-            a_h = h @ w_hh.T + b_hh
-            if kind == "LSTMCell":
-                a = a_x + a_h
-                i, f, g, o = (a[:, k * H : (k + 1) * H] for k in range(4))
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                cs.append(c)
-            elif kind == "GRUCell":
-                r = torch.sigmoid(a_x[:, :H] + a_h[:, :H])
-                z = torch.sigmoid(a_x[:, H : 2 * H] + a_h[:, H : 2 * H])
-                n = torch.tanh(a_x[:, 2 * H :] + r * a_h[:, 2 * H :])
-                h = (1 - z) * n + z * h
-            else:
-                pre = a_x + a_h
-                h = torch.tanh(pre) if core.nonlinearity == "tanh" else torch.relu(pre)
-            hs.append(h)
-        states[f"h_l{layer}"] = hs
-        if cs:
-            states[f"c_l{layer}"] = cs
-        layer_in = torch.stack(hs, dim=1)
-    loss = task.sequence_loss(model.head(layer_in), y, last_only=last_only).sum()
-    names = list(states)
-    flat = [e] + [s for n in names for s in states[n]]
-    grads = torch.autograd.grad(loss, flat, allow_unused=True)
-    T = e.shape[1]
-    out = {"x": grads[0].norm(dim=-1).mean(dim=0).numpy()}
-    for k, n in enumerate(names):
-        g = grads[1 + k * T : 1 + (k + 1) * T]
-        g = [torch.zeros_like(states[n][0]) if gi is None else gi for gi in g]
-        out[n] = torch.stack(g).norm(dim=-1).mean(dim=1).numpy()
-    return out
+    outputs, states, _ = textbook_unroll(model.core, e)
+    loss = task.sequence_loss(model.head(outputs), y, last_only=last_only).sum()
+    return {q: v.numpy() for q, v in state_gradient_norms(loss, states, {"x": e}).items()}
 
 
 CASES = [
@@ -78,7 +39,7 @@ CASES = [
 
 @pytest.mark.parametrize(("model_cfg", "layers"), CASES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_probe_matches_reference(model_cfg, layers, dtype):
+def test_probe_matches_reference(model_cfg, layers, dtype, flush_denormal):
     torch.manual_seed(0)
     task = build_task({"name": "adding", "seq_len": 15, "val_size": 6})
     model = build_model({**model_cfg, "hidden_size": 10, "num_layers": layers}, task.spec)
@@ -149,32 +110,7 @@ def test_last_and_total_differ_for_per_step_outputs():
     assert np.all(total.norms["h_l0"][:-1] > last.norms["h_l0"][:-1])
 
 
-@pytest.mark.parametrize("a", [1.0, 0.8, 0.5])
-def test_relu_rnn_analytic_decay(a):
-    """ReLU RNN, W_hh = a*I, positive pre-activations: ||dL/dh_t|| = a^(T-1-t) ||dL/dh_T-1||."""
-    T, H = 30, 4
-    task = build_task({"name": "adding", "seq_len": T, "val_size": 8})
-    model = build_model(
-        {"name": "rnn", "nonlinearity": "relu", "hidden_size": H, "encoder_size": None},
-        task.spec,
-    )
-    core = model.core
-    with torch.no_grad():
-        core.weight_hh_l0.copy_(a * torch.eye(H))
-        core.bias_hh_l0.zero_()
-        core.weight_ih_l0.fill_(0.1)  # inputs are >= 0, so every pre-activation is > 0
-        core.bias_ih_l0.fill_(0.1)
-    profile = measure_profile(model, task, task.val_set(), 0, dtype="float64")
-    a = core.weight_hh_l0[0, 0].item()  # the float32 value of a that the model holds
-    k = np.arange(T - 1, -1, -1)
-    norms = profile.norms["h_l0"]
-    np.testing.assert_allclose(norms / norms[-1], a**k, rtol=1e-12)
-    assert profile.log10_ratio("h_l0") == pytest.approx((T - 1) * math.log10(a), abs=1e-9)
-    expected_horizon = T if a ** (T - 1) >= 1e-3 else int(np.sum(a**k >= 1e-3))
-    assert profile.horizon("h_l0") == expected_horizon
-
-
-def test_float32_underflows_to_zero_and_float64_does_not():
+def test_float32_underflows_to_zero_and_float64_does_not(flush_denormal):
     torch.manual_seed(0)
     task = build_task({"name": "adding", "seq_len": 300, "val_size": 16})
     model = build_model({"name": "rnn"}, task.spec)

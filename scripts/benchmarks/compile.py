@@ -1,4 +1,4 @@
-"""9: ``torch.compile`` on the engine and on the scan, for information (seqnet does not offer it:
+"""11: ``torch.compile`` on the engine and on the scan, for information (seqnet does not offer it:
 see README, Performance). The compiled contenders replace a cell method by its compiled version
 while they run: ``LSTMCell.step`` (the engine's per-step function; compiling the whole unrolled
 loop instead took 131 s for T=50 here and was no faster) and ``MinGRUCell.scan`` (the parallel
@@ -32,7 +32,7 @@ def patched(cls: type, name: str, replacement: Callable, step: StepFn) -> StepFn
 
 
 def bench_compile(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Result]:
-    """9. Eager against compiled: the engine LSTM's step and minGRU's scan."""
+    """11. Eager against compiled: the engine LSTM's step and minGRU's scan."""
     from seqnet.models.cells.lstm import LSTMCell
     from seqnet.models.cells.mingru import MinGRUCell
 
@@ -52,12 +52,12 @@ def bench_compile(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[R
         step()  # the first call compiles
         compile_s[name] = time.perf_counter() - start
         contenders[f"{name} compiled"] = step
-    ms, busy, details = interleaved("9", contenders, s, device)
+    ms, busy, details = interleaved("11", contenders, s, device)
     rows = []
     for k, name in enumerate(cases):
         rows.append(
             Result(
-                f"{'9' if k == 0 else ' '} torch.compile: {name}, compiled vs eager",
+                f"{'11' if k == 0 else '  '} torch.compile: {name}, compiled vs eager",
                 "compiled",
                 ms[f"{name} compiled"],
                 "eager",

@@ -1,17 +1,17 @@
-"""5-8: the step-by-step engine and the variants against PyTorch's fused layers.
+"""7-10: the step-by-step engine and the variants against PyTorch's fused layers.
 
 Every contender is a seqnet model built from the real configs (``model=<name>`` plus options)
 and timed over whole training steps (batch, forward, loss, backward, Adam) on the reference
 workload; contenders are interleaved within each repeat, and every ratio is the median of the
 per-repeat ratios (both sides measured back to back).
 
-5. The engine running the standard LSTM cell (``model=lstm model.backend=stepped``) against the
+7. The engine running the standard LSTM cell (``model=lstm model.backend=stepped``) against the
    fused ``nn.LSTM`` (``model.backend=fused``): target <= 1.6x its step time. Each variant
    (and the plain models with zoneout, which run on the engine): target <= 2x.
-6. The engine LSTM's step time at several T: target within 10% of a straight line through them.
-7. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU``: target >= 3x
+8. The engine LSTM's step time at several T: target within 10% of a straight line through them.
+9. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU``: target >= 3x
    faster at T=200; the ratio at the other lengths for information.
-8. The plain models (rnn, lstm, gru) stepped against fused on this device: for information, and
+10. The plain models (rnn, lstm, gru) stepped against fused on this device: for information, and
    what ``model.backend=auto`` should pick here (``FusedCore.engine_faster_on``).
 """
 
@@ -27,11 +27,11 @@ from benchmarks.workload import BATCH, LR, QUICK, SEED, SEQ_LEN, SeqnetRuns, Set
 
 #: The models on PyTorch's fused layers; every other registered model is a variant.
 PLAIN = ("rnn", "lstm", "gru")
-#: "fused lstm" is the reference of measurement 5.
+#: "fused lstm" is the reference of measurement 7.
 REFERENCE = "fused lstm"
 
 
-def contenders_of_5() -> dict[str, list[str]]:
+def contenders_of_7() -> dict[str, list[str]]:
     """Contender -> model overrides: the reference, the engine LSTM, every variant, and the
     plain LSTM and GRU with zoneout (which run on the engine)."""
     from seqnet.models import MODEL_REGISTRY
@@ -102,10 +102,10 @@ def paired(details: dict, a: str, b: str) -> float:
 
 
 def bench_engine(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Result]:
-    """5. Engine LSTM and every variant against the fused nn.LSTM, training-step time."""
-    models = contenders_of_5()
+    """7. Engine LSTM and every variant against the fused nn.LSTM, training-step time."""
+    models = contenders_of_7()
     contenders = {name: training_step(runs, device, SEQ_LEN, *o) for name, o in models.items()}
-    ms, busy, details = interleaved("5", contenders, s, device)
+    ms, busy, details = interleaved("7", contenders, s, device)
     rows = []
     for name in contenders:
         if name == REFERENCE:
@@ -113,7 +113,7 @@ def bench_engine(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
         engine = name == "engine lstm"
         rows.append(
             Result(
-                f"5 {name} vs fused nn.LSTM (train step)"
+                f"7 {name} vs fused nn.LSTM (train step)"
                 if engine
                 else f"  {name} vs fused nn.LSTM",
                 name.split()[0],
@@ -132,7 +132,7 @@ def bench_engine(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
 
 
 def bench_growth(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Result]:
-    """6 and 7. The engine LSTM at several T (linear growth) and the scan models against the
+    """8 and 9. The engine LSTM at several T (linear growth) and the scan models against the
     fused nn.GRU at the same T."""
     lengths = s.engine_lengths
     kinds = {
@@ -146,7 +146,7 @@ def bench_growth(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
         for T in lengths
         for kind, overrides in kinds.items()
     }
-    ms, busy, details = interleaved("6", contenders, s, device)
+    ms, busy, details = interleaved("8", contenders, s, device)
 
     engine = [ms[f"engine lstm T={T}"] for T in lengths]
     slope, intercept = line_fit(list(lengths), engine)
@@ -154,7 +154,7 @@ def bench_growth(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
     worst = max(range(len(lengths)), key=lambda k: max(engine[k] / fit[k], fit[k] / engine[k]))
     rows = [
         Result(
-            f"6 engine lstm step time vs a line through T={','.join(map(str, lengths))}",
+            f"8 engine lstm step time vs a line through T={','.join(map(str, lengths))}",
             f"T={lengths[worst]}",
             engine[worst],
             "line",
@@ -176,7 +176,7 @@ def bench_growth(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
             at_reference = T == SEQ_LEN
             rows.append(
                 Result(
-                    f"7 fused nn.GRU vs {kind} (scan), T={T}"
+                    f"9 fused nn.GRU vs {kind} (scan), T={T}"
                     if at_reference and kind == "mingru"
                     else f"  fused nn.GRU vs {kind} (scan), T={T}",
                     "gru",
@@ -196,7 +196,7 @@ def bench_growth(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Re
 
 
 def bench_backends(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Result]:
-    """8. rnn, lstm, gru: the engine against the fused kernel on this device (information; the
+    """10. rnn, lstm, gru: the engine against the fused kernel on this device (information; the
     faster one is what ``model.backend=auto`` should run here)."""
     from seqnet.models import MODEL_REGISTRY
 
@@ -207,7 +207,7 @@ def bench_backends(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[
         for name in PLAIN
         for backend in ("stepped", "fused")
     }
-    ms, busy, details = interleaved("8", contenders, s, device)
+    ms, busy, details = interleaved("10", contenders, s, device)
     rows = []
     for name in PLAIN:
         ratio = paired(details, f"{name} stepped", f"{name} fused")
@@ -215,7 +215,7 @@ def bench_backends(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[
         faster = "stepped" if ratio < 1 else "fused"
         rows.append(
             Result(
-                f"8 {name}: engine vs fused on {device.type}"
+                f"10 {name}: engine vs fused on {device.type}"
                 if name == PLAIN[0]
                 else f"  {name}: engine vs fused on {device.type}",
                 "stepped",

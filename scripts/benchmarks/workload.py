@@ -55,7 +55,7 @@ class Settings:
     grad_short: int  # measurement 4: train runs of two lengths, multiples of grad_every
     grad_long: int
     grad_every: int  # measurement 4: grad_log.every_n_steps when on
-    engine_repeats: int  # measurements 5-8 (engine and variants): interleaved repeats
+    engine_repeats: int  # measurements 7-11 (engine and variants): interleaved repeats
     engine_steps: int  # training steps timed per contender and repeat
     engine_lengths: tuple[int, ...]  # sequence lengths of the growth-with-T measurement
 

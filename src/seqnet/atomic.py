@@ -1,9 +1,9 @@
-"""Atomic file writes: a crash or preemption mid-write leaves the previous file intact."""
+"""Atomic file writes: a crash, preemption or power cut mid-write leaves the previous file."""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,19 +12,47 @@ from typing import BinaryIO
 
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Yield a binary file in ``path``'s folder; on success it is renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Yield a binary file in ``path``'s folder; on success it is renamed over ``path``.
+
+    The data is fsynced before the rename, and the folder after it, so that after a power cut
+    ``path`` holds either the old or the new contents, under its name. The temporary file is
+    created with mode 0o666 and the kernel applies the process umask, as for any new file:
+    collaborators can read checkpoints, and the umask is never changed (``os.umask`` is
+    process-wide, so setting it to read it back races with other threads creating files).
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create_temporary(folder, path.name)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp creates 0600 files; give the usual permissions so collaborators can read them.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(folder)
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file ``.<name>.<random>.tmp`` in ``folder``, opened for writing (O_EXCL: never an
+    existing file, whoever else writes there)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # 48 random bits taken: draw again
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows cannot open a folder as a file)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

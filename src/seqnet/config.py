@@ -9,6 +9,7 @@ with Hydra's message, before any training starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from omegaconf import MISSING, OmegaConf
 
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
+from seqnet.training.distributed import run_time
+from seqnet.training.run_folder import claim_new_name, claim_sweep_subdir
 
 
 def find_config_dir() -> Path:
@@ -93,6 +96,10 @@ class TrainerConfig:
     # A warning is logged when the gradient norm jumps by this many orders of magnitude.
     grad_jump_decades: float = 3.0
     progress_bar: bool = True
+    # Intra-op CPU threads per job; null = PyTorch's default (a joblib sweep sets its share).
+    threads: int | None = None
+    # 32 | bf16-mixed | 16-mixed (GPU only): autocast for the forward pass.
+    precision: str = "32"
 
 
 # ---------------------------------------------------------------------------- grad_log
@@ -126,6 +133,7 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     task_name: str = "train"
     seed: int = 42
+    # A checkpoint to resume from, or auto: this run directory's own checkpoints/last.pt if any.
     ckpt_path: str | None = None
 
 
@@ -150,9 +158,36 @@ def _run_suffix(override_dirname: str) -> str:
     return f"_{override_dirname}" if override_dirname else ""
 
 
+def _job_folder(overrides: list[str], exclude_keys: list[str]) -> str:
+    """A sweep job's name: its overrides in the order given, less the excluded keys (which
+    ``seqnet.sweeps.SweepRecord`` extends by the overrides every job shares), so only what
+    differs between the jobs (``model=gru,data.seq_len=100``); empty when nothing does."""
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude_keys]
+    return ",".join(kept)
+
+
+def _now(pattern: str) -> str:
+    """Hydra's ``now``, except that under torchrun every rank uses rank 0's clock (so all ranks
+    write to one run directory; see ``seqnet.training.distributed.agree_on_run_time``)."""
+    return datetime.fromtimestamp(run_time()).strftime(pattern)
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("seqnet.run_suffix"):
         OmegaConf.register_new_resolver("seqnet.run_suffix", _run_suffix)
+    if not OmegaConf.has_resolver("seqnet.job_folder"):
+        OmegaConf.register_new_resolver("seqnet.job_folder", _job_folder)
+    if not OmegaConf.has_resolver("seqnet.now"):
+        # Cached like Hydra's own: a sweep's jobs share the timestamp of their sweep.
+        OmegaConf.register_new_resolver("seqnet.now", _now, use_cache=True)
+    # Run folder names are claimed as Hydra resolves them (see seqnet.training.run_folder);
+    # cached, so that a name resolved twice in one job claims one folder.
+    if not OmegaConf.has_resolver("seqnet.claim_run_dir"):
+        OmegaConf.register_new_resolver("seqnet.claim_run_dir", claim_new_name, use_cache=True)
+    if not OmegaConf.has_resolver("seqnet.claim_sweep_subdir"):
+        OmegaConf.register_new_resolver(
+            "seqnet.claim_sweep_subdir", claim_sweep_subdir, use_cache=True
+        )
 
 
 register_configs()

@@ -13,5 +13,9 @@ class CheckpointError(SeqnetError):
     """A checkpoint that is missing, corrupt, or does not match the current configuration."""
 
 
+class GradientsFileError(SeqnetError):
+    """A gradients.npz that is missing, empty, truncated or not written by seqnet."""
+
+
 class TrainingDiverged(SeqnetError):
     """Too many consecutive steps with a non-finite loss or gradient."""

@@ -38,6 +38,7 @@ from seqnet.errors import ConfigError
 from seqnet.gradients import GRADIENTS_FILE, load_gradients
 from seqnet.plugins import load_plugins
 from seqnet.training.loop import train
+from seqnet.training.run_folder import RunFolderRefusal
 
 # Hydra's own job_logging format (hydra/conf/hydra/job_logging/default.yaml), for train.log.
 _LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
@@ -107,7 +108,10 @@ def run(
         hydra_app = GlobalHydra.instance().hydra
         assert hydra_app is not None
         # What @hydra.main does for a single run: the run folder, .hydra/, then the task.
-        job = hydra_app.run(config_name, task, overrides, with_log_configuration=False)
+        try:
+            job = hydra_app.run(config_name, task, overrides, with_log_configuration=False)
+        except RunFolderRefusal as refusal:  # hydra.run.dir owned by another run: untouched
+            raise refusal.error from None
     if "error" in outcome:
         raise outcome["error"]
     return RunResult(run_dir=outcome["run_dir"], metrics=job.return_value, config=outcome["config"])

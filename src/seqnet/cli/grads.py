@@ -1,10 +1,12 @@
-"""``seqnet-grads ckpt=PATH [dtype=float64] [loss=last|total] [batch_size=64] [seq_len=T]
+"""``seqnet-grads ckpt=PATH [dtype=float32|float64] [loss=last|total] [batch_size=N] [seq_len=T]
 [device=cpu] [out=FILE.json]``: the exact per-timestep gradient profile of a saved checkpoint.
 
 The model and task are rebuilt from the checkpoint's own config (any registered model); the
 probe batch is the first ``batch_size`` sequences of that task's fixed validation set, as during
-training. Prints a short table and writes the profile as JSON (default: next to the checkpoint,
-``<name>_grads.json``).
+training. ``dtype``, ``loss`` and ``batch_size`` default to the checkpoint's own ``grad_log``
+settings, and the horizon uses its ``grad_log.horizon_threshold``, so that the numbers are those
+training logged. Prints a short table and writes the profile as JSON (default: next to the
+checkpoint, ``<name>_grads.json``).
 """
 
 from __future__ import annotations
@@ -12,48 +14,47 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqnet.cli.options import parse_options
 from seqnet.errors import SeqnetError
 
+if TYPE_CHECKING:  # imported when used: --help and argument errors answer at once
+    import torch
+
+    from seqnet.data import Task
+
+PROG = "seqnet-grads"
 USAGE = (
-    "usage: seqnet-grads ckpt=PATH [dtype=float32|float64] [loss=last|total] [batch_size=N] "
-    "[seq_len=T] [device=cpu|cuda] [out=FILE.json]"
+    f"usage: {PROG} ckpt=PATH [dtype=float32|float64] [loss=last|total] [batch_size=N] "
+    "[seq_len=T] [device=cpu|cuda|cuda:N|auto] [out=FILE.json]"
 )
-_DEFAULTS: dict[str, str | None] = {
-    "ckpt": None,
-    "dtype": "float32",
-    "loss": "last",
-    "batch_size": "64",
-    "seq_len": None,
-    "device": "cpu",
-    "out": None,
-}
+_ARGUMENTS = ("ckpt", "dtype", "loss", "batch_size", "seq_len", "device", "out")
+_CHOICES = {"dtype": ("float32", "float64"), "loss": ("last", "total")}
+#: Used when neither the command line nor the checkpoint's grad_log says otherwise.
+_FALLBACKS = {"dtype": "float32", "loss": "last", "batch_size": 64, "horizon_threshold": 1e-3}
 
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
-    """``key=value`` arguments, in the style of Hydra overrides."""
-    options = dict(_DEFAULTS)
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or key not in options:
-            raise SeqnetError(f"unknown argument {arg!r}\n{USAGE}")
-        options[key] = value
+    """``key=value`` arguments, in the style of Hydra overrides; unset ones are None (``device``
+    defaults to ``cpu``)."""
+    options = parse_options(argv, {**dict.fromkeys(_ARGUMENTS), "device": "cpu"}, USAGE)
     if not options["ckpt"]:
         raise SeqnetError(f"ckpt=PATH is required\n{USAGE}")
     for key in ("batch_size", "seq_len"):
         value = options[key]
         if value is not None and (not value.isdigit() or int(value) < 1):
             raise SeqnetError(f"{key}={value} must be a positive integer")
+    for key, choices in _CHOICES.items():
+        if options[key] is not None and options[key] not in choices:
+            raise SeqnetError(f"{key}={options[key]} is not one of {', '.join(choices)}")
     return options
 
 
 def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     """Measure the profile; returns the JSON-ready result."""
-
-    from seqnet.data import build_task
     from seqnet.gradients import measure_profile
     from seqnet.models import build_model
     from seqnet.plugins import load_plugins
@@ -61,49 +62,88 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     from seqnet.training.device import configure_cpu, resolve_device
 
     load_plugins()  # the checkpoint may hold a model or task that a plugin registers
-    device = resolve_device(str(options["device"]))
-    if device.type == "cpu":
-        configure_cpu(True)
+    device = resolve_device(str(options["device"]), key="device")
     ckpt_path = str(options["ckpt"])
     checkpoint = load_checkpoint(ckpt_path, map_location=device)
     config = checkpoint["config"]
-    data_cfg = dict(config["data"])
-    if options["seq_len"] is not None:
-        data_cfg["seq_len"] = int(options["seq_len"])
-    batch_size = int(str(options["batch_size"]))
-    if "val_size" in data_cfg:  # held-out sets are drawn block by block: the head is the same
-        data_cfg["val_size"] = max(int(data_cfg["val_size"]), batch_size)
-    task = build_task(data_cfg, device)
+    if device.type == "cpu":  # as the training run measured: with its own denormal setting
+        configure_cpu(bool(config.get("trainer", {}).get("flush_denormal", True)))
+    logged = {**_FALLBACKS, **(config.get("grad_log") or {})}
+    dtype = options["dtype"] or str(logged["dtype"])
+    loss = options["loss"] or str(logged["loss"])
+    batch_size = int(options["batch_size"] or logged["batch_size"])
+    threshold = float(logged["horizon_threshold"])
+
+    task = rebuild_task(config["data"], options["seq_len"], batch_size, device)
     model = build_model(config["model"], task.spec).to(device)
     model.load_state_dict(checkpoint["model"])
-    x, y = task.val_set()
-    profile = measure_profile(
-        model,
-        task,
-        (x[:batch_size], y[:batch_size]),
-        int(checkpoint["step"]),
-        dtype=str(options["dtype"]),
-        loss=str(options["loss"]),
-    )
+    try:
+        probe_batch = task.probe_batch(batch_size)
+    except ValueError as e:
+        raise SeqnetError(
+            f"batch_size={batch_size} is larger than the probe batches task "
+            f"{config['data']['name']!r} can give; use a smaller batch_size"
+        ) from e
+    profile = measure_profile(model, task, probe_batch, int(checkpoint["step"]), dtype, loss)
     return {
         "checkpoint": ckpt_path,
         "step": profile.step,
         "model": config["model"]["name"],
-        "data": data_cfg["name"],
+        "data": config["data"]["name"],
         "seq_len": profile.seq_len,
         "batch_size": batch_size,
         "dtype": profile.dtype,
-        "loss": options["loss"],
+        "loss": loss,
+        "horizon_threshold": threshold,
         "norms": {q: profile.norms[q].tolist() for q in profile.norms},
         "summary": {
             q: {
                 "log10_ratio": profile.log10_ratio(q),
-                "horizon": profile.horizon(q),
+                "horizon": profile.horizon(q, threshold),
                 "zero_steps": profile.zero_steps(q),
             }
             for q in profile.norms
         },
     }
+
+
+def rebuild_task(
+    data: dict[str, Any], seq_len: str | None, batch_size: int, device: torch.device
+) -> Task:
+    """The checkpoint's task, at another length if asked, with a validation set that holds at
+    least ``batch_size`` sequences (held-out sets are drawn block by block, so its first
+    sequences, the training run's probe batch, stay the same)."""
+    from seqnet.data import build_task
+
+    data_cfg = dict(data)
+    if seq_len is not None:
+        if "seq_len" not in data_cfg:
+            raise SeqnetError(
+                f"seq_len={seq_len}: the checkpoint's task {data_cfg['name']!r} has a fixed "
+                "length; leave seq_len out"
+            )
+        data_cfg["seq_len"] = int(seq_len)
+    if "val_size" in data_cfg:
+        data_cfg["val_size"] = max(int(data_cfg["val_size"]), batch_size)
+    try:
+        return build_task(data_cfg, device)
+    except (ValueError, KeyError) as e:
+        given = f"seq_len={seq_len}: " if seq_len is not None else ""
+        raise SeqnetError(f"{given}{str(e).strip(chr(39))}") from e
+
+
+def output_path(options: dict[str, str | None]) -> Path:
+    """``out=``, else ``<checkpoint name>_grads.json`` beside the checkpoint; its folder is
+    made (and a folder given as out= refused) before anything is measured."""
+    ckpt = Path(str(options["ckpt"]))
+    out = Path(options["out"] or ckpt.with_name(f"{ckpt.stem}_grads.json"))
+    if out.is_dir():
+        raise SeqnetError(f"out={out} is a folder; give a file name, e.g. out={out / 'grads.json'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SeqnetError(f"cannot write out={out} ({e.strerror}); choose another") from e
+    return out
 
 
 def format_table(result: dict[str, Any], columns: int = 5) -> str:
@@ -119,7 +159,10 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
         arr = np.asarray(norms)
         with np.errstate(divide="ignore"):
             logs = np.where(arr > 0, np.log10(np.where(arr > 0, arr, 1.0)), -np.inf)
-        cells = [f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero" for t in times]
+        cells = [  # blank where a quantity is shorter (an encoder-decoder's encoder side)
+            "" if t >= len(logs) else f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero"
+            for t in times
+        ]
         s = result["summary"][q]
         rows.append([q, *cells, f"{s['log10_ratio']:.2f}", str(s["horizon"]), str(s["zero_steps"])])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -128,28 +171,29 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
     title = (
         f"{result['model']} on {result['data']} (T={seq_len}), step {result['step']}: "
         f"log10 ||dL/dq(t)||, {result['dtype']}, loss={result['loss']}, "
-        f"batch {result['batch_size']} (zero = underflow; summaries use {floor:g} for it)"
+        f"batch {result['batch_size']} (zero = underflow; summaries use {floor:g} for it; "
+        f"horizon threshold {result['horizon_threshold']:g})"
     )
     return "\n".join([title, *lines])
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``seqnet-grads``; returns the exit status (2 for unusable input)."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
         print(__doc__)
         return 0
     try:
         options = parse_args(args)
+        out = output_path(options)
         result = profile_checkpoint(options)
-    except (SeqnetError, ValueError, KeyError) as e:
-        print(f"seqnet-grads: error: {str(e).strip(chr(39))}", file=sys.stderr)
+        try:
+            out.write_text(json.dumps(result, indent=1) + "\n")
+        except OSError as e:
+            raise SeqnetError(f"cannot write out={out} ({e.strerror}); choose another") from e
+    except (SeqnetError, ValueError, KeyError) as e:  # KeyError's str() is quoted
+        print(f"{PROG}: error: {str(e).strip(chr(39))}", file=sys.stderr)
         return 2
-    out = Path(
-        options["out"]
-        or Path(str(options["ckpt"])).with_name(f"{Path(str(options['ckpt'])).stem}_grads.json")
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
     print(format_table(result))
     print(f"written: {out}")
     return 0

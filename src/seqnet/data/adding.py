@@ -10,29 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Generator, Tensor
+from torch import Generator
 
-from seqnet.data.base import Batch, Task, TaskSpec
-from seqnet.data.registry import DataConfig, register_task
-from seqnet.data.seeds import heldout_set, stream_seed
+from seqnet.data.base import Batch, TaskSpec
+from seqnet.data.generated import GeneratedConfig, GeneratedTask
+from seqnet.data.registry import register_task
+from seqnet.data.regression import ScalarRegression
 
 BASELINE_MSE = 1.0 / 6.0
 
 
 @dataclass
-class AddingConfig(DataConfig):
+class AddingConfig(GeneratedConfig):
     name: str = "adding"
     seq_len: int = 50
-    val_size: int = 1024
-    # The validation set (and the gradient probe batch drawn from it) has its own seed, so runs
-    # with different training seeds are measured on the same sequences.
-    val_seed: int = 1234
 
 
 @register_task("adding", config=AddingConfig)
-class AddingProblem(Task):
+class AddingProblem(GeneratedTask, ScalarRegression):
     spec = TaskSpec(input_size=2, output_size=1, input_kind="real", output_mode="last")
-    metric_names = ("loss", "mse", "baseline_ratio")
+    baseline = BASELINE_MSE
 
     def __init__(
         self,
@@ -46,12 +43,8 @@ class AddingProblem(Task):
             raise ValueError(
                 f"the adding problem needs data.seq_len >= 2 (one marker per half), got {seq_len}"
             )
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        super().__init__(batch_size, device)
-        self.seq_len, self.val_size, self.val_seed = seq_len, val_size, val_seed
-        self._generator = Generator(device=self.device)
-        self._val = heldout_set(self.generate, val_size, val_seed, self._generator)
+        super().__init__(batch_size, val_size, val_seed, device)
+        self.seq_len = seq_len
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` sequences, vectorised: x (n, seq_len, 2), y (n,)."""
@@ -65,21 +58,3 @@ class AddingProblem(Task):
         markers[rows, second] = 1.0
         y = values[rows, first] + values[rows, second]
         return Batch(torch.stack((values, markers), dim=-1), y)
-
-    def train_batch(self, seed: int, step: int) -> Batch:
-        # A counter-based stream: batch k depends only on (seed, k), so resuming needs no
-        # generator state and a resumed run sees the same batches as an uninterrupted one.
-        return self.generate(self.batch_size, self._generator.manual_seed(stream_seed(seed, step)))
-
-    def val_set(self) -> Batch:
-        return self._val
-
-    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
-        return torch.mean((pred.squeeze(-1) - y) ** 2)
-
-    def sequence_loss(self, pred: Tensor, y: Tensor, last_only: bool = True) -> Tensor:
-        return (pred.squeeze(-1) - y) ** 2
-
-    def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
-        mse = float(torch.mean((pred.squeeze(-1).double() - y.double()) ** 2))
-        return {"loss": mse, "mse": mse, "baseline_ratio": mse / BASELINE_MSE}

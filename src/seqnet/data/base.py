@@ -1,7 +1,20 @@
 """The task interface: what a model needs to know (``TaskSpec``) and what training needs (``Task``).
 
-The four input/output shapes differ only in ``TaskSpec``: real or token inputs, and an output at
-the last step (many-to-one) or at every step (many-to-many).
+A task declares its *shape*, the way its inputs map to its outputs, and the model side builds
+what that shape needs around any registered core (``seqnet.models.build_model``):
+
+============== ================================== =========================================
+shape           inputs x -> targets y              model
+============== ================================== =========================================
+many_to_one     (B, T, ...) -> one per sequence    read-out at the last step
+many_to_many    (B, T, ...) -> one per step        read-out at every step (aligned)
+encoder_decoder (B, T, ...) -> (B, L) sequence     encoder; its final state starts a decoder
+one_to_many     (B, 1, F) vector -> (B, L) seq.    the vector, mapped, is a decoder's state
+one_to_one      (B, 1, F) -> one per example       a single step (T=1), read-out
+============== ================================== =========================================
+
+Decoders are trained with teacher forcing (the previous target is the next input) and
+validated by greedy decoding (their own previous output is the next input).
 """
 
 from __future__ import annotations
@@ -12,10 +25,29 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor
 
+Shape = Literal["many_to_one", "many_to_many", "encoder_decoder", "one_to_many", "one_to_one"]
+#: The read-out each shape needs: one output per sequence ("last") or one per step ("every").
+OUTPUT_MODE: dict[str, str] = {
+    "many_to_one": "last",
+    "one_to_one": "last",
+    "many_to_many": "every",
+    "encoder_decoder": "every",
+    "one_to_many": "every",
+}
+#: Shapes whose model generates its outputs one step at a time from its own previous output.
+DECODER_SHAPES = ("encoder_decoder", "one_to_many")
+#: Padding in token targets of decoder tasks: ignored by the loss (``F.cross_entropy``'s default).
+IGNORE_INDEX = -100
+
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """The shape of a task's inputs and outputs, all a model needs to build its encoder/head."""
+    """The shape of a task's inputs and outputs, all a model needs to build its plumbing.
+
+    ``shape`` defaults to what ``output_mode`` implies ("last": many_to_one, "every":
+    many_to_many), and ``output_mode`` to what ``shape`` implies, so either one declares a
+    read-out task.
+    """
 
     input_size: int
     output_size: int
@@ -23,12 +55,53 @@ class TaskSpec:
     #: below ``input_size`` (the vocabulary size).
     input_kind: Literal["real", "tokens"] = "real"
     #: "last": one output per sequence (many-to-one); "every": one per timestep.
-    output_mode: Literal["last", "every"] = "last"
+    output_mode: Literal["last", "every"] | None = None
+    shape: Shape | None = None
+    #: Decoders only. "tokens": targets are int64 ids below ``output_size`` (padded with
+    #: ``IGNORE_INDEX``) and the previous token is fed back; "real": (batch, L, output_size)
+    #: values, fed back as they are.
+    output_kind: Literal["real", "tokens"] = "real"
+    #: Decoders only: how many steps greedy decoding runs at most (the target length).
+    output_len: int | None = None
+    #: Token decoders only: the id that ends a sequence (decoding stops there), or None.
+    end_token: int | None = None
+
+    def __post_init__(self) -> None:
+        shape = self.shape or {"last": "many_to_one", "every": "many_to_many"}.get(
+            self.output_mode or "last"
+        )
+        if shape not in OUTPUT_MODE:
+            raise ValueError(f"TaskSpec.shape must be one of {sorted(OUTPUT_MODE)}, got {shape!r}")
+        mode = OUTPUT_MODE[shape]
+        if self.output_mode not in (None, mode):
+            raise ValueError(
+                f"TaskSpec(shape={shape!r}) has one output per "
+                f"{'sequence' if mode == 'last' else 'step'}: output_mode={mode!r}, "
+                f"not {self.output_mode!r}"
+            )
+        if shape in DECODER_SHAPES and (self.output_len is None or self.output_len < 1):
+            raise ValueError(f"TaskSpec(shape={shape!r}) needs output_len >= 1 (decoding steps)")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "output_mode", mode)
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.shape in DECODER_SHAPES
 
 
 class Batch(NamedTuple):
     x: Tensor
     y: Tensor
+
+
+class Decoded(NamedTuple):
+    """What a decoder model predicts for validation (``model.predict``), for ``Task.metrics``."""
+
+    #: The outputs under teacher forcing: logits (B, L, output_size) or values, as in training.
+    teacher_forced: Tensor
+    #: Greedy decoding: token ids (B, output_len), the end token repeated after the first one;
+    #: or values (B, output_len, output_size).
+    generated: Tensor
 
 
 class Task:
@@ -63,6 +136,23 @@ class Task:
         """The held-out test set, for tasks that have one (evaluated once, at the end)."""
         return None
 
+    def probe_batch(self, n: int) -> Batch:
+        """The fixed batch of ``n`` sequences that gradient profiles are measured on: by default
+        the head of the validation set. ValueError (naming the fix) when there are fewer."""
+        x, y = self.val_set()
+        if n > len(x):
+            raise ValueError(
+                f"grad_log.batch_size={n} is larger than the validation set ({len(x)} "
+                f"sequences) it is drawn from; set grad_log.batch_size<={len(x)}"
+            )
+        return Batch(x[:n], y[:n])
+
+    def continues_stream(self, step: int) -> bool:
+        """Whether training batch ``step`` continues the sequences of batch ``step - 1``
+        (truncated backpropagation through time): the loop then starts it from the previous
+        batch's final state, detached. False for tasks of independent sequences."""
+        return False
+
     def loss(self, pred: Tensor, y: Tensor) -> Tensor:
         """The training loss: mean over the batch (and over timesteps for per-step outputs)."""
         raise NotImplementedError
@@ -72,6 +162,8 @@ class Task:
         ``last_only`` picks the loss at the final output, else the sum over timesteps."""
         raise NotImplementedError
 
-    def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
-        """Validation metrics over the whole validation set; must include ``"loss"``."""
+    def metrics(self, pred: Tensor | Decoded, y: Tensor) -> dict[str, float]:
+        """Metrics over a held-out set; must include ``"loss"``. ``pred`` is what
+        ``model.predict(x, y)`` returns: the outputs of a forward pass for read-out models, a
+        ``Decoded`` pair for decoders (``spec.is_decoder``)."""
         raise NotImplementedError

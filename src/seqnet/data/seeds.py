@@ -7,6 +7,9 @@ no training batch reuses a validation seed, whatever the values (with a plain ``
 
 Held-out sets are drawn in fixed blocks of ``HELDOUT_BLOCK`` sequences, each block from its own
 seed, so the first sequences of a set (the gradient probe batch) do not depend on its size.
+
+Fixed data sets (not generated) draw training batch k with ``EpochShuffle``: a fresh permutation
+per epoch, from the seed of (seed, epoch), so batch k is still a pure function of (seed, k).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Generator
+from torch import Generator, Tensor
 
 from seqnet.data.base import Batch
 
 _MASK64 = (1 << 64) - 1
 _TRAIN, _HELDOUT = 0x7472_6169_6E, 0x6865_6C64  # "train", "held": the two seed domains
+_EPOCH = 0x6570_6F63_68  # "epoch": the order of a fixed training set, epoch by epoch
 #: Sequences per block of a held-out set (see the module docstring).
 HELDOUT_BLOCK = 256
 
@@ -31,7 +35,8 @@ def _splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def _hash(*parts: int) -> int:
+def stable_hash(*parts: int) -> int:
+    """A 63-bit hash of integers, the same on every platform and library version."""
     h = 0
     for part in parts:
         h = _splitmix64(h ^ (part & _MASK64))
@@ -40,12 +45,12 @@ def _hash(*parts: int) -> int:
 
 def stream_seed(seed: int, step: int) -> int:
     """The seed of training batch ``step`` of the run seeded ``seed``."""
-    return _hash(_TRAIN, seed, step)
+    return stable_hash(_TRAIN, seed, step)
 
 
 def heldout_seed(seed: int, block: int) -> int:
     """The seed of block ``block`` of the held-out set (validation, test) seeded ``seed``."""
-    return _hash(_HELDOUT, seed, block)
+    return stable_hash(_HELDOUT, seed, block)
 
 
 def heldout_set(
@@ -61,3 +66,33 @@ def heldout_set(
         for b in range(-(-n // HELDOUT_BLOCK))
     ]
     return Batch(*(torch.cat(parts)[:n] for parts in zip(*blocks, strict=True)))
+
+
+class EpochShuffle:
+    """Training batches over a fixed set of ``n`` examples, epoch by epoch.
+
+    Epoch e visits the examples in the order of a permutation drawn from its own seed (of
+    ``seed`` and e); batch ``step`` is slice ``step mod (n // batch_size)`` of its epoch's
+    permutation (the last, incomplete slice is dropped). So batch k is a pure function of
+    (seed, k), as for generated tasks, and every example is seen once per epoch.
+    """
+
+    def __init__(self, n: int, batch_size: int, device: torch.device | str = "cpu") -> None:
+        if batch_size > n:
+            raise ValueError(
+                f"data.batch_size={batch_size} is larger than the training set ({n} examples); "
+                f"set data.batch_size<={n}"
+            )
+        self.n, self.batch_size = n, batch_size
+        self.batches_per_epoch = n // batch_size
+        self._generator = Generator(device=device)
+        self._cached: tuple[tuple[int, int], Tensor] | None = None
+
+    def indices(self, seed: int, step: int) -> Tensor:
+        """The example indices (batch_size,) of training batch ``step`` of stream ``seed``."""
+        epoch, k = divmod(step, self.batches_per_epoch)
+        if self._cached is None or self._cached[0] != (seed, epoch):
+            self._generator.manual_seed(stable_hash(_EPOCH, seed, epoch))
+            order = torch.randperm(self.n, generator=self._generator, device=self._generator.device)
+            self._cached = ((seed, epoch), order)
+        return self._cached[1][k * self.batch_size : (k + 1) * self.batch_size]

@@ -10,6 +10,7 @@ generator are left as they were, so measuring does not change training.
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import numpy as np
 import torch
@@ -17,13 +18,13 @@ import torch
 from seqnet.data.base import Batch, Task
 from seqnet.gradients.profile import GradientProfile
 from seqnet.models.engine import Probes
-from seqnet.models.sequence_model import SequenceModel
+from seqnet.models.registry import Model
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def measure_profile(
-    model: SequenceModel,
+    model: Model,
     task: Task,
     batch: Batch,
     step: int,
@@ -51,7 +52,7 @@ def measure_profile(
     try:
         with torch.enable_grad():
             probes = Probes()
-            pred, _ = net(x, probes=probes)
+            pred, _ = net(x, probes=probes, targets=y)
             total = task.sequence_loss(pred, y, last_only=loss == "last").sum()
             names = list(probes.tensors)
             grads = torch.autograd.grad(
@@ -64,9 +65,42 @@ def measure_profile(
     for name, grad in zip(names, grads, strict=True):
         if grad is None:
             grad = torch.zeros_like(probes.tensors[name])
-        # Norms in float64: squaring a float32 gradient of 1e-25 would underflow to zero.
-        g = grad.detach().double()
-        per_sequence = g.norm(dim=-1)  # "x": (batch, time); states: (time, batch)
+        per_sequence = scaled_norm(grad.detach())  # "x": (batch, time); states: (time, batch)
         time_first = per_sequence if name != "x" else per_sequence.transpose(0, 1)
         norms[name] = time_first.mean(dim=1).cpu().numpy()
     return GradientProfile(step=step, norms=norms, dtype=dtype)
+
+
+def scaled_norm(grad: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm over the last dimension, in float64, exact down to the smallest float64.
+
+    ``x.norm()`` is a plain square root of a sum of squares: a float64 entry below about 1e-154
+    squares below the smallest normal float64 (below 1e-162, under the smallest denormal), so
+    with denormals flushed a float64 profile would read exactly 0 from about 1e-154 down (and a
+    norm above about 1e154 would overflow). Rows whose plain norm is outside (1e-150, 1e150)
+    are recomputed divided by their largest magnitude, which keeps the squares near 1, and
+    multiplied back; all-zero rows stay zero. Float32 gradients need no scaling: their squares,
+    taken in float64, stay far inside its range. Only those rows are rescaled, since scaling
+    every row tripled the cost of the norms (measured here).
+    """
+    norm = grad.double().norm(dim=-1)
+    if grad.dtype != torch.float64:
+        return norm
+    risky = ~((norm > 1e-150) & (norm < 1e150))
+    if risky.any():
+        rows = grad[risky]
+        largest = rows.abs().amax(dim=-1, keepdim=True)
+        scale = torch.where(largest > 0, largest, torch.ones_like(largest))
+        norm[risky] = (rows / scale).norm(dim=-1) * scale.squeeze(-1)
+    return norm
+
+
+def batch_fingerprint(batch: Batch) -> str:
+    """A short hash of the probe batch (each tensor's dtype, shape and bytes): profiles are
+    comparable only when measured on the same sequences, whatever settings produced them."""
+    digest = hashlib.sha256()
+    for tensor in batch:
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

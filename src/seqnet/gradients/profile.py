@@ -36,7 +36,8 @@ class GradientProfile:
 
     @property
     def seq_len(self) -> int:
-        return len(next(iter(self.norms.values())))
+        """The length of the longest profile (an encoder-decoder's quantities differ)."""
+        return max(len(v) for v in self.norms.values())
 
     def log10(self, quantity: str) -> np.ndarray:
         return log10_norms(self.norms[quantity], self.dtype)

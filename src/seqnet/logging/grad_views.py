@@ -6,8 +6,9 @@
 - ``grad_summary/<q>/log10_ratio``, ``/horizon``, ``/zero_steps`` against the training step;
 - ``grad_heatmap/<q>``: an image of log10 norm over timestep x logged training step.
 
-``q`` is ``h_l<l>``, ``c_l<l>`` or ``x``. Exact zeros are plotted at the floor of
-``seqnet.gradients.profile``.
+``q`` is ``h_l<l>``, ``c_l<l>`` or ``x`` (``enc_h_l<l>``, ``dec_h_l<l>``, ... for an
+encoder-decoder, whose encoder and decoder quantities have their own lengths). Exact zeros are
+plotted at the floor of ``seqnet.gradients.profile``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def log_profile(
         values = profile.log10(q)
         for t, v in enumerate(values):
             add(f"grad_profile/{q}/step_{s:07d}", float(v), t)
-        for t in depth_timesteps(profile.seq_len, depth_points):
+        for t in depth_timesteps(len(values), depth_points):  # an encoder-decoder's differ
             add(f"grad_depth/{q}/t_{t:04d}", float(values[t]), s)
         add(f"grad_summary/{q}/log10_ratio", profile.log10_ratio(q), s)
         add(f"grad_summary/{q}/horizon", profile.horizon(q, horizon_threshold), s)

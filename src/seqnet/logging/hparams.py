@@ -2,7 +2,8 @@
 
 TensorBoard takes its HPARAMS columns from the first run it reads, so every run logs the same
 key set: the fields of every registered model, task and optimizer schema, with ``"n/a"`` for
-those that the run's own choice does not have.
+those that the run's own choice does not have; and the same metric columns, those of every
+registered task (``all_metric_tags``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def all_hparam_keys() -> list[str]:
         if f.name != "_partial_"
     }
     return [*sorted(keys), "seed"]
+
+
+def all_metric_tags() -> list[str]:
+    """The HPARAMS metric columns, the same in every run: ``final/val_<m>`` and
+    ``final/test_<m>`` for every metric of every registered task (a run fills those it has)."""
+    names = sorted({m for entry in TASK_REGISTRY.values() for m in entry.cls.metric_names})
+    return [f"final/{split}_{m}" for split in ("val", "test") for m in names]
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, HParamValue]:

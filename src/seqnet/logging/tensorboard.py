@@ -50,3 +50,25 @@ class RunWriter:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class NullWriter:
+    """A writer that writes nothing: what ranks other than 0 log to under torchrun."""
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        pass
+
+    def write_hparams(self, hparam_dict: dict[str, HParamValue], metric_tags: list[str]) -> None:
+        pass
+
+    def custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
+        pass
+
+    def figure(self, tag: str, figure: Any, step: int) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

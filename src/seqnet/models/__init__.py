@@ -24,9 +24,12 @@ from seqnet.models.cells.lstm_peephole import PeepholeLSTMCell
 from seqnet.models.cells.mingru import MinGRUCell
 from seqnet.models.cells.minlstm import MinLSTMCell
 from seqnet.models.cores import FusedGRU, FusedLSTM, FusedRNN, StepRNN
+from seqnet.models.decoders import Decoder, EncoderDecoder, VectorDecoder
 from seqnet.models.engine import Probes, unroll
 from seqnet.models.registry import (
+    MODEL_FOR_SHAPE,
     MODEL_REGISTRY,
+    Model,
     ModelConfig,
     build_core,
     build_model,
@@ -34,12 +37,15 @@ from seqnet.models.registry import (
     register_model,
 )
 from seqnet.models.scan import ScanRNN, log_linear_scan
-from seqnet.models.sequence_model import SequenceModel
+from seqnet.models.sequence_model import SequenceModel, concat_predictions
 
 __all__ = [
+    "MODEL_FOR_SHAPE",
     "MODEL_REGISTRY",
     "CIFGLSTMCell",
     "Cell",
+    "Decoder",
+    "EncoderDecoder",
     "FusedGRU",
     "FusedLSTM",
     "FusedRNN",
@@ -51,6 +57,7 @@ __all__ = [
     "LayerNormLSTMCell",
     "MinGRUCell",
     "MinLSTMCell",
+    "Model",
     "ModelConfig",
     "PeepholeLSTMCell",
     "Probes",
@@ -58,8 +65,10 @@ __all__ = [
     "ScanRNN",
     "SequenceModel",
     "StepRNN",
+    "VectorDecoder",
     "build_core",
     "build_model",
+    "concat_predictions",
     "core_factory",
     "log_linear_scan",
     "register_model",

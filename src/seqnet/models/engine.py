@@ -25,11 +25,18 @@ class Probes:
     are leaves, so one backward pass fills all of them at once.
     """
 
-    def __init__(self) -> None:
-        self.tensors: dict[str, Tensor] = {}
+    def __init__(self, prefix: str = "", tensors: dict[str, Tensor] | None = None) -> None:
+        self.prefix = prefix
+        self.tensors: dict[str, Tensor] = {} if tensors is None else tensors
+
+    def scoped(self, prefix: str) -> Probes:
+        """Probes that store into the same tensors, with names prefixed by ``prefix`` (an
+        encoder-decoder's two cores probe ``enc_h_l0`` and ``dec_h_l0``)."""
+        return Probes(self.prefix + prefix, self.tensors)
 
     def attach(self, name: str, x: Tensor) -> Tensor:
         """Return ``x + probe`` where ``probe`` is a new zero leaf tensor stored as ``name``."""
+        name = self.prefix + name
         if name in self.tensors:
             raise ValueError(f"probe {name!r} is already attached")
         probe = torch.zeros_like(x, requires_grad=True)

@@ -28,6 +28,7 @@ from torch import nn
 from seqnet.data.base import TaskSpec
 from seqnet.models.cells.base import Cell
 from seqnet.models.cores import StepRNN
+from seqnet.models.decoders import EncoderDecoder, VectorDecoder
 from seqnet.models.sequence_model import SequenceModel
 from seqnet.registry import Registry
 
@@ -106,10 +107,25 @@ def core_factory(cfg: DictConfig | dict[str, Any]) -> tuple[CoreFactory, dict[st
     return make_core, shared
 
 
-def build_model(cfg: DictConfig | dict[str, Any], spec: TaskSpec) -> SequenceModel:
-    """Build the model named ``cfg.name`` for a task of shape ``spec``."""
+#: Any model ``build_model`` returns: they share forward(x, hx, probes, targets), predict,
+#: probe_names.
+Model = SequenceModel | EncoderDecoder | VectorDecoder
+
+#: The model each task shape needs (``TaskSpec.shape``); every one is built around ``make_core``.
+MODEL_FOR_SHAPE: dict[str, type[Model]] = {
+    "many_to_one": SequenceModel,
+    "many_to_many": SequenceModel,
+    "one_to_one": SequenceModel,
+    "encoder_decoder": EncoderDecoder,
+    "one_to_many": VectorDecoder,
+}
+
+
+def build_model(cfg: DictConfig | dict[str, Any], spec: TaskSpec) -> Model:
+    """Build the model named ``cfg.name`` for a task of shape ``spec``: the registered core
+    inside the plumbing that ``spec.shape`` needs (``MODEL_FOR_SHAPE``)."""
     make_core, shared = core_factory(cfg)
-    return SequenceModel(spec, make_core, encoder_size=shared["encoder_size"])
+    return MODEL_FOR_SHAPE[spec.shape](spec, make_core, encoder_size=shared["encoder_size"])
 
 
 def check_core_options(hidden_size: int, num_layers: int, dropout: float) -> None:

@@ -1,28 +1,50 @@
-"""A sequence model = input encoder + recurrent core + task head, around any registered core."""
+"""A sequence model = input encoder + recurrent core + read-out head, around any registered core:
+the model of the many-to-one, aligned many-to-many and one-to-one shapes (decoders for the
+others are in ``models.decoders``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
-from seqnet.data.base import TaskSpec
+from seqnet.data.base import Decoded, TaskSpec
 from seqnet.models.engine import Probes
 
 
-def make_encoder(spec: TaskSpec, encoder_size: int | None) -> tuple[nn.Module, int]:
-    """The input encoder for ``spec`` and the feature size it feeds to the core."""
-    if spec.input_kind == "tokens":
+def make_encoder(kind: str, size: int, encoder_size: int | None) -> tuple[nn.Module, int]:
+    """The encoder of ``size`` real features or a vocabulary of ``size`` tokens (``kind``), and
+    the feature size it feeds to a core: a linear layer (identity when ``encoder_size`` is
+    null) or an embedding."""
+    if kind == "tokens":
         if encoder_size is None:
             raise ValueError(
                 "token inputs need an embedding: set model.encoder_size to an integer "
                 "(the embedding dimension), not null"
             )
-        return nn.Embedding(spec.input_size, encoder_size), encoder_size
+        return nn.Embedding(size, encoder_size), encoder_size
     if encoder_size is None:
-        return nn.Identity(), spec.input_size
-    return nn.Linear(spec.input_size, encoder_size), encoder_size
+        return nn.Identity(), size
+    return nn.Linear(size, encoder_size), encoder_size
+
+
+def state_probe_names(core: nn.Module, prefix: str = "") -> list[str]:
+    """The probed states of ``core``, layer by layer: ``h_l0``, ``c_l0``, ``h_l1``, ..."""
+    return [
+        f"{prefix}{s}_l{layer}"
+        for layer in range(core.num_layers)
+        for s in core.cell_class.state_names
+    ]
+
+
+def run_core(core: nn.Module, features: Tensor, hx: Any, probes: Probes | None) -> Any:
+    """``core(features, hx) -> (outputs, h_n)``; with ``probes``, on the step-by-step engine with
+    a probe on every state."""
+    if probes is None:
+        return core(features, hx)
+    return core(features, hx, probes=probes)
 
 
 class Head(nn.Module):
@@ -42,12 +64,14 @@ class Head(nn.Module):
 
 class SequenceModel(nn.Module):
     """Input encoder + recurrent core + head, for tasks with one output per sequence or one per
-    step. Inputs are batch-first.
+    step (one-to-one is a sequence of one step). Inputs are batch-first.
 
     ``make_core(input_size)`` builds the registered recurrent core (see ``models.registry``).
-    ``forward(x, hx=None, probes=None) -> (prediction, h_n)``: with ``probes`` the core runs on
-    the step-by-step engine and attaches a probe to the encoded input (``"x"``) and to every
-    state of every layer (``"h_l0"``, ``"c_l0"``, ...), for exact gradient measurements.
+    ``forward(x, hx=None, probes=None, targets=None) -> (prediction, h_n)``: with ``probes`` the
+    core runs on the step-by-step engine and attaches a probe to the encoded input (``"x"``)
+    and to every state of every layer (``"h_l0"``, ``"c_l0"``, ...), for exact gradient
+    measurements. ``targets`` is accepted for the interface every model shares (decoders use
+    it for teacher forcing) and not used.
     """
 
     def __init__(
@@ -55,7 +79,7 @@ class SequenceModel(nn.Module):
     ) -> None:
         super().__init__()
         self.spec = spec
-        self.encoder, features = make_encoder(spec, encoder_size)
+        self.encoder, features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
         self.core = make_core(features)
         self.head = Head(self.core.hidden_size, spec.output_size, spec.output_mode)
 
@@ -67,13 +91,27 @@ class SequenceModel(nn.Module):
     def num_layers(self) -> int:
         return self.core.num_layers
 
+    @property
+    def probe_names(self) -> list[str]:
+        """The quantities a gradient profile of this model holds."""
+        return ["x", *state_probe_names(self.core)]
+
     def forward(
-        self, x: Tensor, hx: Any = None, probes: Probes | None = None
+        self, x: Tensor, hx: Any = None, probes: Probes | None = None, targets: Tensor | None = None
     ) -> tuple[Tensor, Any]:
         features = self.encoder(x)
         if probes is not None:
             features = probes.attach("x", features)
-            outputs, h_n = self.core(features, hx, probes=probes)
-        else:
-            outputs, h_n = self.core(features, hx)
+        outputs, h_n = run_core(self.core, features, hx, probes)
         return self.head(outputs), h_n
+
+    def predict(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """What ``Task.metrics`` scores on a held-out set: the forward pass."""
+        return self(x)[0]
+
+
+def concat_predictions(parts: list[Tensor | Decoded]) -> Tensor | Decoded:
+    """Join the ``predict`` results of consecutive chunks of a batch."""
+    if isinstance(parts[0], Tensor):
+        return torch.cat(parts)
+    return Decoded(*(torch.cat(field) for field in zip(*parts, strict=True)))

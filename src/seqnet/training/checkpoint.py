@@ -44,3 +44,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"found {found}"
         )
     return checkpoint
+
+
+def model_mismatch(checkpoint: dict[str, Any], error: RuntimeError) -> CheckpointError:
+    """The one-line error for a checkpoint whose weights do not fit the model this run built
+    (``check_resumable`` has compared the model settings, so the task's shape differs)."""
+    details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+    first = (details[0] if details else str(error)).rstrip(".")
+    trained_on = checkpoint["config"].get("data", {}).get("name")
+    return CheckpointError(
+        f"the checkpoint's model does not fit this run's task ({first}); it was trained with "
+        f"data.name={trained_on}: resume with that task"
+    )

@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnet.data import Task
 from seqnet.errors import CheckpointError, ConfigError
+from seqnet.logging.hparams import flatten
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -37,18 +38,17 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.clip_grad_norm={t.clip_grad_norm} must be > 0, or null to turn clipping off"
         )
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"optim.lr={cfg.optim.lr} must be > 0")
+    if cfg.optim.lr < 0:  # 0 is allowed: a fixed model measured over many steps
+        raise ConfigError(f"optim.lr={cfg.optim.lr} must be >= 0")
 
 
 def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
-    """The gradient probe batch is the head of the validation set: it must fit in it."""
-    available = len(task.val_set().x)
-    if gcfg.every_n_steps > 0 and gcfg.batch_size > available:
-        raise ConfigError(
-            f"grad_log.batch_size={gcfg.batch_size} is larger than the validation set "
-            f"({available} sequences) it is drawn from; set grad_log.batch_size<={available}"
-        )
+    """The gradient probe batch (the head of the validation set, by default) must exist."""
+    if gcfg.every_n_steps > 0:
+        try:
+            task.probe_batch(gcfg.batch_size)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
 
 
 #: Model keys that choose how a model runs, not what it computes: they may change on resume.
@@ -81,3 +81,17 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
                 f"checkpoint {cfg.ckpt_path} holds a different {group} ({', '.join(diff)} "
                 f"differ); resume with the checkpoint's settings: {wanted}"
             )
+
+
+def changed_settings(saved: dict[str, Any], cfg: DictConfig, groups: tuple[str, ...]) -> list[str]:
+    """``"data.seq_len: 12 -> 20"`` for each key of ``groups`` whose value in ``cfg`` differs
+    from the checkpoint's config ``saved`` (keys either side lacks read as None)."""
+    changes = []
+    for group in groups:
+        current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
+        old = flatten(saved.get(group) or {}, group, sep=".")
+        new = flatten(current, group, sep=".")
+        for key in dict.fromkeys([*old, *new]):
+            if old.get(key) != new.get(key):
+                changes.append(f"{key}: {old.get(key)} -> {new.get(key)}")
+    return changes

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import torch
 
 from seqnet.errors import ConfigError
 
+log = logging.getLogger(__name__)
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cpu``; ``cuda``; ``cuda:N``."""
+
+def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cpu``; ``cuda``; ``cuda:N``. Errors name the
+    setting as ``key`` (the config key, or a command's own argument)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -18,19 +22,17 @@ def resolve_device(name: str) -> torch.device:
     if re.fullmatch(r"cuda(:\d+)?", name):
         if not torch.cuda.is_available():
             raise ConfigError(
-                f"trainer.device={name} but CUDA is not available on this machine; "
-                "use trainer.device=cpu or trainer.device=auto"
+                f"{key}={name} but CUDA is not available on this machine; "
+                f"use {key}=cpu or {key}=auto"
             )
         device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ConfigError(
-                f"trainer.device={name} but this machine has {torch.cuda.device_count()} "
-                "CUDA device(s); use trainer.device=cuda"
+                f"{key}={name} but this machine has {torch.cuda.device_count()} "
+                f"CUDA device(s); use {key}=cuda"
             )
         return device
-    raise ConfigError(
-        f"trainer.device={name!r} is not a device; use one of auto, cpu, cuda, cuda:N"
-    )
+    raise ConfigError(f"{key}={name!r} is not a device; use one of auto, cpu, cuda, cuda:N")
 
 
 def configure_cpu(flush_denormal: bool) -> None:
@@ -43,3 +45,16 @@ def configure_cpu(flush_denormal: bool) -> None:
     intra-op worker threads inherit it only if they start after it is set, hence first thing.
     """
     torch.set_flush_denormal(flush_denormal)
+
+
+def configure_threads(threads: int | None) -> None:
+    """``trainer.threads`` intra-op threads (None: PyTorch's default, one per core).
+
+    Parallel jobs on one machine should share its cores: threads per job x jobs <= cores
+    (seqnet-train sets this from the joblib launcher's n_jobs when it is left at null).
+    """
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"trainer.threads={threads} must be >= 1, or null for all cores")
+        torch.set_num_threads(threads)
+    log.info("%d CPU thread(s) per process", torch.get_num_threads())

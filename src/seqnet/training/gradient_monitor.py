@@ -7,15 +7,20 @@ kept in ``gradients.npz``, which is written with every checkpoint.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig
 
 from seqnet.data import Task
-from seqnet.gradients import GRADIENTS_FILE, GradientStore, measure_profile
+from seqnet.gradients import GRADIENTS_FILE, GradientStore, batch_fingerprint, measure_profile
 from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
 from seqnet.logging.tensorboard import RunWriter
-from seqnet.models import SequenceModel
+from seqnet.models import Model
+
+log = logging.getLogger(__name__)
 
 
 class GradientMonitor:
@@ -24,48 +29,72 @@ class GradientMonitor:
     def __init__(
         self,
         gcfg: DictConfig,
-        model: SequenceModel,
+        model: Model,
         task: Task,
         writer: RunWriter,
         run_dir: Path,
         max_steps: int,
+        enabled: bool = True,
     ) -> None:
         self.cfg = gcfg
         self.model = model
         self.task = task
         self.writer = writer
         self.max_steps = max_steps
-        self.enabled = gcfg.every_n_steps > 0
-        self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name)
+        self.enabled = enabled and gcfg.every_n_steps > 0  # off on ranks other than 0
         self.quantities: list[str] = []
         self.probe_batch = None
         if self.enabled:
-            x_val, y_val = task.val_set()
-            self.probe_batch = (x_val[: gcfg.batch_size], y_val[: gcfg.batch_size])
-            self.quantities = ["x"] + [
-                f"{s}_l{layer}" for layer in range(model.num_layers) for s in model.state_names
-            ]
+            self.probe_batch = task.probe_batch(gcfg.batch_size)
+            self.quantities = model.probe_names
             writer.custom_scalars(gradient_layout(self.quantities))
+        probe = batch_fingerprint(self.probe_batch) if self.probe_batch is not None else ""
+        self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name, probe)
 
-    def carry_over(self, previous_run: Path, before_step: int) -> None:
-        """Start with the profiles an earlier run (being resumed) measured before this step."""
+    def carry_over(self, previous_run: Path, before_step: int, changed: Sequence[str] = ()) -> None:
+        """Start with the profiles an earlier run (being resumed) measured before this step.
+
+        Profiles measured otherwise (another probe batch, length, dtype or loss), or an
+        unreadable file, start a fresh history instead, with a warning that says why;
+        ``changed`` (the settings that differ from the checkpoint's) goes into it.
+        """
         previous = previous_run / GRADIENTS_FILE
-        if self.enabled and previous.is_file():
-            self.store.extend_from(previous, before_step=before_step)
+        if not self.enabled or not previous.is_file():
+            return
+        reason = self.store.extend_from(previous, before_step=before_step)
+        if reason is None:
+            log.info(
+                "gradient history: %d profile(s) before step %d taken over from %s",
+                len(self.store.profiles),
+                before_step,
+                previous,
+            )
+            return
+        hint = f" (changed: {', '.join(changed)})" if changed else ""
+        log.warning(
+            "gradient history starts fresh at step %d: %s%s; this run's %s holds only the "
+            "profiles it measures",
+            before_step,
+            reason,
+            hint,
+            GRADIENTS_FILE,
+        )
 
     def due(self, step: int) -> bool:
         """Measured before the update of ``step`` (so step 0 is the untrained model)."""
         return self.enabled and step % self.cfg.every_n_steps == 0
 
     def measure(self, step: int) -> None:
-        profile = measure_profile(
-            self.model,
-            self.task,
-            self.probe_batch,
-            step,
-            dtype=self.cfg.dtype.name,
-            loss=self.cfg.loss.name,
-        )
+        # Never in reduced precision, even if called inside an autocast region.
+        with torch.autocast(self.probe_batch[0].device.type, enabled=False):
+            profile = measure_profile(
+                self.model,
+                self.task,
+                self.probe_batch,
+                step,
+                dtype=self.cfg.dtype.name,
+                loss=self.cfg.loss.name,
+            )
         self.store.append(profile)
         log_profile(self.writer, profile, self.cfg.depth_points, self.cfg.horizon_threshold)
 

@@ -21,16 +21,42 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
-from seqnet.data import Task, build_task
+from seqnet.data import Batch, Task, build_task
 from seqnet.errors import ConfigError, TrainingDiverged
-from seqnet.logging.hparams import flat_hparams
+from seqnet.logging.hparams import all_metric_tags, flat_hparams
 from seqnet.logging.progress import training_progress
-from seqnet.logging.tensorboard import RunWriter
-from seqnet.models import SequenceModel, build_model
-from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
-from seqnet.training.checks import check_config, check_probe_batch, check_resumable
-from seqnet.training.device import configure_cpu, resolve_device
+from seqnet.logging.tensorboard import NullWriter, RunWriter
+from seqnet.models import Model, build_model, concat_predictions
+from seqnet.training import run_folder
+from seqnet.training.carried_state import CarriedState
+from seqnet.training.checkpoint import load_checkpoint, model_mismatch, save_checkpoint
+from seqnet.training.checks import (
+    changed_settings,
+    check_config,
+    check_probe_batch,
+    check_resumable,
+)
+from seqnet.training.device import configure_cpu, configure_threads, resolve_device
+from seqnet.training.distributed import (
+    Ranks,
+    agree_on_step,
+    average_gradients,
+    check_batch_divisible,
+    gather_state_rows,
+    join_process_group,
+    seed_rank_generator,
+    shard,
+    state_rows,
+)
 from seqnet.training.gradient_monitor import GradientMonitor
+from seqnet.training.precision import MixedPrecision
+from seqnet.training.preemption import StopSignals
+from seqnet.training.resume import (
+    checkpoint_to_resume,
+    finished_metrics,
+    own_checkpoint,
+    resumes_in_place,
+)
 from seqnet.training.seeding import rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -52,11 +78,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # ---- validate everything the user gave before any work --------------------------------
     check_config(cfg)
-    device = setup_device(tcfg)
+    ranks = join_process_group()
+    check_batch_divisible(cfg.data.batch_size, ranks)
+    device = setup_device(tcfg, ranks)
+    precision = MixedPrecision(tcfg.precision, device)
+    ckpt_path = checkpoint_to_resume(cfg.ckpt_path, run_dir)
+    in_place = resumes_in_place(ckpt_path, run_dir)
     # Loaded on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
-    checkpoint = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
+    checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
     if checkpoint is not None:
         check_resumable(checkpoint, cfg)
+        if in_place and (done := finished_metrics(checkpoint, run_dir, tcfg.max_steps)):
+            return done
 
     # ---- build ------------------------------------------------------------------------------
     seed_everything(cfg.seed)
@@ -65,16 +98,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
     optimizer = instantiate(cfg.optim)(model.parameters())
     counters = Counters()
     if checkpoint is not None:
-        counters = restore(checkpoint, model, optimizer)
-        log.info("resumed from %s at step %d", cfg.ckpt_path, counters.step)
-    writer = open_writer(cfg, run_dir, task)
-    grads = GradientMonitor(cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps)
-    if cfg.ckpt_path:
-        grads.carry_over(Path(cfg.ckpt_path).parent.parent, before_step=counters.step)
-    ckpt_file = run_dir / "checkpoints" / "last.pt"
+        log.info("resuming from %s at step %d", ckpt_path, checkpoint["step"])
+        counters = restore(checkpoint, model, optimizer, precision)
+    seed_rank_generator(cfg.seed, counters.step, ranks)
+    run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
+    saved_state = checkpoint.get("carried_state") if checkpoint else None
+    carried = CarriedState(task, state_rows(saved_state, ranks), device)  # this rank's rows
+    writer = open_writer(cfg, run_dir, ranks, hparams=not in_place)
+    grads = GradientMonitor(
+        cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
+    )
+    if checkpoint is not None:
+        changed = changed_settings(checkpoint["config"], cfg, ("data", "grad_log"))
+        grads.carry_over(ckpt_path.parent.parent, counters.step, changed)
+    ckpt_file = own_checkpoint(run_dir)
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt_file, checkpoint_payload(cfg, model, optimizer, step, counters))
+        carried_state = gather_state_rows(carried.state, ranks)  # every rank takes part
+        if not ranks.is_main:
+            return
+        payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
+        payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
+        save_checkpoint(ckpt_file, payload)
         grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
         writer.flush()
 
@@ -84,33 +129,40 @@ def train(cfg: DictConfig) -> dict[str, float]:
     consecutive_nonfinite, last_norm = 0, None
     val_metrics: dict[str, float] = {}
     model.train()
-    progress = training_progress(tcfg.progress_bar)
+    progress = training_progress(tcfg.progress_bar and ranks.is_main)
     bar = progress.add_task(
         "train", total=max_steps, completed=counters.step, loss=math.nan, rate=0.0
     )
     throughput = Throughput()
-    with progress:
+    with progress, StopSignals() as signals:
         for step in range(counters.step, max_steps):
             if grads.due(step):
                 grads.measure(step)  # step 0 is measured before any update
 
-            x, y = task.train_batch(cfg.seed, step)
-            pred, _ = model(x)
-            loss = task.loss(pred, y)
+            x, y = shard(task.train_batch(cfg.seed, step), ranks)
+            with precision.autocast():
+                pred, final_state = model(x, carried.initial(step), targets=y)
+                loss = task.loss(pred, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            precision.backward(loss)
+            average_gradients(params, ranks)
+            precision.unscale(optimizer)
             grad_norm = get_total_norm([p.grad for p in params if p.grad is not None])
-            loss_value, norm_value = loss.item(), grad_norm.item()
+            loss_value, stop = agree_on_step(loss, signals.requested, ranks)
+            norm_value = grad_norm.item()
 
             if math.isfinite(loss_value) and math.isfinite(norm_value):
                 consecutive_nonfinite = 0
                 if clip is not None and norm_value > clip:
                     clip_grads_with_norm_(params, clip, grad_norm)
                     counters.clipped_steps += 1
-                optimizer.step()
+                precision.step(optimizer)
+                carried.keep(step, final_state)
                 warn_on_jump(step + 1, last_norm, norm_value, tcfg.grad_jump_decades, clip)
                 last_norm = norm_value
             else:  # skip the update; the weights stay those of the last good step
+                precision.skip()
+                carried.keep(step, None)
                 counters.nonfinite_steps += 1
                 consecutive_nonfinite += 1
                 if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
@@ -138,52 +190,80 @@ def train(cfg: DictConfig) -> dict[str, float]:
             progress.update(bar, completed=done)
 
             if done % tcfg.val_every_n_steps == 0 or done == max_steps:
-                val_metrics = evaluate(model, task)
+                with precision.autocast():
+                    val_metrics = evaluate(model, task)
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
             if done == max_steps and grads.enabled:
                 grads.measure(done)  # the last step, after the final update
-            if done % tcfg.ckpt_every_n_steps == 0 or done == max_steps:
+            if done % tcfg.ckpt_every_n_steps == 0 or done == max_steps or stop:
                 save(done)
+            if stop and done < max_steps:  # preempted: checkpoint written, hand over
+                writer.close()
+                raise signals.preempted(done, ckpt_file)
 
     # ---- finish -------------------------------------------------------------------------------
     if not val_metrics:  # resumed at or past max_steps: nothing trained, still report
-        val_metrics = evaluate(model, task)
+        val_metrics = evaluate(model, task, task.val_set())
     final_step = max(counters.step, max_steps)
+    with precision.autocast():
+        test_metrics = evaluate_test_set(model, task, writer, final_step)
     writer.scalars({f"final/val_{k}": v for k, v in val_metrics.items()}, final_step)
     writer.close()
     metrics: dict[str, Any] = {f"val/{k}": v for k, v in val_metrics.items()}
+    metrics.update({f"test/{k}": v for k, v in test_metrics.items()})
     metrics.update(
         step=final_step,
         nonfinite_steps=counters.nonfinite_steps,
         clipped_steps=counters.clipped_steps,
     )
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if ranks.is_main:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, task: Task, chunk: int = 1024) -> dict[str, float]:
-    """Metrics over the fixed validation set, in eval mode (no dropout)."""
+def evaluate(
+    model: Model, task: Task, batch: Batch | None = None, chunk: int = 1024
+) -> dict[str, float]:
+    """``task.metrics`` of the model's predictions on ``batch`` (default: the validation set),
+    in eval mode (no dropout). ``model.predict`` is a forward pass, or greedy decoding for
+    decoders: the shape's business, not the loop's."""
     was_training = model.training
     model.eval()
-    x, y = task.val_set()
-    preds = [model(x[i : i + chunk])[0] for i in range(0, len(x), chunk)]
+    x, y = task.val_set() if batch is None else batch
+    preds = [model.predict(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
     model.train(was_training)
-    return task.metrics(torch.cat(preds), y)
+    return task.metrics(concat_predictions(preds), y)
+
+
+def evaluate_test_set(model: Model, task: Task, writer: RunWriter, step: int) -> dict[str, float]:
+    """Once, at the end: the metrics on the task's test set, logged as ``test/<name>`` and
+    ``final/test_<name>``; nothing for tasks without a test set."""
+    test_set = task.test_set()
+    if test_set is None:
+        return {}
+    metrics = evaluate(model, task, test_set)
+    writer.scalars({f"test/{k}": v for k, v in metrics.items()}, step)
+    writer.scalars({f"final/test_{k}": v for k, v in metrics.items()}, step)
+    return metrics
 
 
 # ---------------------------------------------------------------------------- set-up
 
 
-def setup_device(tcfg: DictConfig) -> torch.device:
-    """The training device; on CPU the denormal flush is set before any tensor work."""
+def setup_device(tcfg: DictConfig, ranks: Ranks) -> torch.device:
+    """The training device (under torchrun, the rank's own GPU); on CPU the denormal flush is
+    set before any tensor work; ``trainer.threads`` intra-op threads."""
     device = resolve_device(tcfg.device)
+    if device.type == "cuda" and device.index is None and ranks.parallel:
+        device = torch.device("cuda", ranks.local_rank)
     if device.type == "cpu":
         configure_cpu(tcfg.flush_denormal)
+    configure_threads(tcfg.threads)
     return device
 
 
-def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, SequenceModel]:
+def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, Model]:
     """The task (data on ``device``) and the model for its shape; rejected option values
     (ValueError/KeyError from the constructors) become one-line configuration errors."""
     try:
@@ -195,11 +275,31 @@ def build_task_and_model(cfg: DictConfig, device: torch.device) -> tuple[Task, S
 
 
 def restore(
-    checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    checkpoint: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    precision: MixedPrecision | None = None,
 ) -> Counters:
-    """Load the model, optimizer and RNG states of a checkpoint; its counters."""
-    model.load_state_dict(checkpoint["model"])
+    """Load the model, optimizer, loss-scaler and RNG states of a checkpoint; its counters.
+
+    The optimizer's state (moments, step counts) comes from the checkpoint, its settings (lr,
+    betas, momentum, ...) from this run's config: ``load_state_dict`` would bring back the
+    saved ones, so the configured values are put back afterwards and each change is logged.
+    """
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as e:  # another task's input or output size: other encoder/head shapes
+        raise model_mismatch(checkpoint, e) from e
+    configured = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(checkpoint["optimizer"])
+    for group, settings in zip(optimizer.param_groups, configured, strict=True):
+        for key, value in settings.items():
+            saved = group.get(key)
+            group[key] = value
+            if repr(saved) != repr(value):  # repr: tuples and lists, tensors, None compare
+                log.info("optim.%s: %s in the checkpoint, %s from now on", key, saved, value)
+    if precision is not None:
+        precision.load_state_dict(checkpoint.get("grad_scaler", {}))
     set_rng_state(checkpoint["rng"])
     return Counters(
         step=int(checkpoint["step"]),
@@ -208,11 +308,18 @@ def restore(
     )
 
 
-def open_writer(cfg: DictConfig, run_dir: Path, task: Task) -> RunWriter:
-    """The run's TensorBoard writer, with its HPARAMS entry written first."""
+def open_writer(
+    cfg: DictConfig, run_dir: Path, ranks: Ranks, hparams: bool = True
+) -> RunWriter | NullWriter:
+    """The run's TensorBoard writer (rank 0 only), with its HPARAMS entry written first; a run
+    continued in its own folder already has that entry. Its metric columns are those of every
+    registered task, so a sweep over tasks shows the same columns in every run (TensorBoard
+    takes them from the first run it reads)."""
+    if not ranks.is_main:
+        return NullWriter()
     writer = RunWriter(run_dir / "tb")
-    metric_tags = [f"final/val_{m}" for m in task.metric_names]
-    writer.write_hparams(flat_hparams(cfg), metric_tags)
+    if hparams:
+        writer.write_hparams(flat_hparams(cfg), all_metric_tags())
     return writer
 
 
@@ -222,11 +329,13 @@ def checkpoint_payload(
     optimizer: torch.optim.Optimizer,
     step: int,
     counters: Counters,
+    precision: MixedPrecision,
 ) -> dict[str, Any]:
     """Everything a resume needs (see ``training.checkpoint.REQUIRED_KEYS``)."""
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "grad_scaler": precision.state_dict(),
         "step": step,
         "rng": rng_state(),
         "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),

@@ -15,7 +15,9 @@ The figure (default ``compare.png``) shows, left, ``||dL/dQ(t)||`` against t on 
 one training step (default: the largest step logged in every run; a run without the requested
 step shows its nearest logged step, with a note), and right, ``log10_ratio`` and ``horizon``
 against the training step. Exact zeros (underflow) are not drawn as part of the line: they are
-marked by triangles on the time axis. A table of the same numbers is printed.
+marked by triangles on the time axis. A table of the same numbers is printed, then the sweep
+table: one row per run, sorted by val/loss, with the final metrics and the gradient summaries
+(``--csv FILE`` writes it with every quantity's summaries and the differing keys as columns).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from seqnet.cli.compare.labels import run_labels, run_names
 from seqnet.cli.compare.plot import plot_comparison
 from seqnet.cli.compare.runs import CompareError, find_runs, load_run
 from seqnet.cli.compare.steps import choose_steps
+from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
 from seqnet.cli.compare.table import RunSummary, format_table, summarize
 
 PROG = "seqnet-compare"
-DEFAULT_QUANTITY = "h_l0"
+#: The default quantity: the first of these that a compared run logged (an encoder-decoder has
+#: ``enc_h_l0``/``dec_h_l0`` instead of ``h_l0``).
+DEFAULT_QUANTITIES = ("h_l0", "enc_h_l0", "dec_h_l0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,15 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quantity",
-        default=DEFAULT_QUANTITY,
+        default=None,
         metavar="Q",
-        help=f"probed quantity: x, h_l0, c_l0 (LSTM), h_l1, ... (default: {DEFAULT_QUANTITY})",
+        help="probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, ... (default: "
+        "h_l0, else enc_h_l0 for encoder-decoders)",
     )
     parser.add_argument(
         "--out",
         default="compare.png",
         metavar="FILE.png",
         help="figure to write (default: compare.png; the suffix picks the format)",
+    )
+    parser.add_argument(
+        "--csv",
+        default=None,
+        metavar="FILE",
+        help="also write the sweep table (one row per run: what differs, final metrics, "
+        "gradient summaries of every quantity, sorted by val/loss) as CSV",
     )
     return parser
 
@@ -78,13 +91,23 @@ def _check_out(out: Path) -> None:
         )
 
 
-def compare(dirs: Sequence[str], step: int | None, quantity: str, out: Path) -> int:
+def compare(
+    dirs: Sequence[str],
+    step: int | None,
+    quantity: str | None,
+    out: Path,
+    csv: Path | None = None,
+) -> int:
     """Everything main does after parsing; raises CompareError before writing anything."""
     _check_out(out)
     paths = find_runs(dirs)
     runs = [load_run(p) for p in paths]
+    if quantity is None:
+        logged = {q for r in runs for q in r.norms}
+        quantity = next((q for q in DEFAULT_QUANTITIES if q in logged), DEFAULT_QUANTITIES[0])
     labels = run_labels([r.config for r in runs], run_names(paths))
     steps, notes = choose_steps(runs, labels, step)
+    notes[:0] = [note for run in runs for note in run.notes]
 
     has_quantity = [quantity in r.norms for r in runs]
     if not any(has_quantity):
@@ -126,6 +149,11 @@ def compare(dirs: Sequence[str], step: int | None, quantity: str, out: Path) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     print(f"wrote {out}")
+    rows = sweep_rows(runs, labels, steps)
+    print(f"\n{format_sweep_table(rows, quantity)}")
+    if csv is not None:
+        write_csv(rows, csv)
+        print(f"wrote {csv}")
     return 0
 
 
@@ -136,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help (0) or a usage error (2, message already printed)
         return e.code if isinstance(e.code, int) else 2
     try:
-        return compare(args.dirs, args.step, args.quantity, Path(args.out))
+        csv = Path(args.csv) if args.csv else None
+        return compare(args.dirs, args.step, args.quantity, Path(args.out), csv)
     except CompareError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from seqnet.logging.hparams import flatten
 
 #: Config keys left out of labels: where a run was written and how it was displayed or placed
 #: do not change what was trained.
-IGNORED_KEYS = ("ckpt_path", "trainer.progress_bar", "trainer.device")
+IGNORED_KEYS = ("ckpt_path", "trainer.progress_bar", "trainer.device", "trainer.threads")
 IGNORED_PREFIXES = ("paths", "hydra")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from seqnet.cli.compare.labels import IGNORED_PREFIXES, flatten_config
-from seqnet.errors import SeqnetError
+from seqnet.errors import GradientsFileError, SeqnetError
 from seqnet.gradients import GRADIENTS_FILE, GradientProfile, load_gradients
 
 DEFAULT_THRESHOLD = 1e-3
@@ -33,6 +33,7 @@ class Run:
     config: dict[str, Hashable] = field(default_factory=dict)
     config_source: str = "none"
     metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # files that could not be read
 
     @property
     def horizon_threshold(self) -> float:
@@ -74,53 +75,61 @@ def find_runs(directories: Sequence[str | Path]) -> list[Path]:
 
 
 def load_run(path: Path) -> Run:
-    """Read a run folder's gradients.npz, config and metrics.json."""
+    """Read a run folder's gradients.npz, config and metrics.json. An unreadable gradients.npz
+    is an error; an unreadable config or metrics.json is a note (in ``Run.notes``)."""
     try:
         steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
-    except (OSError, ValueError, KeyError) as e:
-        raise CompareError(
-            f"{str(path / GRADIENTS_FILE)!r} is not a readable seqnet gradients file "
-            f"({type(e).__name__}: {e}); it is rewritten at every checkpoint, so re-run or "
-            "leave this run out"
-        ) from e
-    tree, source = run_config(path)
+    except GradientsFileError as e:
+        raise CompareError(f"{e}: leave this run out, or re-run it") from e
+    notes: list[str] = []
+    tree, source = run_config(path, notes)
     metrics: dict[str, Any] = {}
     metrics_file = path / "metrics.json"
-    if metrics_file.is_file():
+    if metrics_file.is_file():  # absent while a run trains or after it was killed: "-"
         try:
             metrics = json.loads(metrics_file.read_text())
-        except (OSError, ValueError):
-            metrics = {}  # a run still training or killed: its table cell reads "-"
-    return Run(path, steps, norms, meta["dtype"], flatten_config(tree), source, metrics)
+        except (OSError, ValueError) as e:
+            notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
+    config = flatten_config(tree)
+    return Run(path, steps, norms, meta["dtype"], config, source, metrics, notes)
 
 
-def run_config(path: Path) -> tuple[dict[str, Any], str]:
+def run_config(path: Path, notes: list[str]) -> tuple[dict[str, Any], str]:
     """The run's composed config as a plain dict, and where it came from.
 
     ``.hydra/config.yaml`` exists for runs launched by seqnet-train; runs made with the Python
-    API have only the config saved in their checkpoint.
+    API have only the config saved in their checkpoint. A file that cannot be read adds a note
+    to ``notes`` and the next source is tried.
     """
     hydra_config = path / ".hydra" / "config.yaml"
     if hydra_config.is_file():
         from omegaconf import OmegaConf
 
-        conf = OmegaConf.load(hydra_config)
-        for key in IGNORED_PREFIXES:  # ${hydra:...} cannot be resolved outside a Hydra job
-            conf.pop(key, None)
         try:
-            tree = OmegaConf.to_container(conf, resolve=True, enum_to_str=True)
-        except Exception:  # an interpolation that needs Hydra: keep the raw text
-            tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
-        if isinstance(tree, dict):
-            return tree, ".hydra/config.yaml"
+            conf = OmegaConf.load(hydra_config)
+        except Exception as e:  # truncated or hand-edited YAML: yaml and omegaconf errors
+            conf = None
+            notes.append(f"{str(hydra_config)!r} is unreadable ({type(e).__name__})")
+        if conf is not None:
+            for key in IGNORED_PREFIXES:  # ${hydra:...} cannot be resolved outside Hydra
+                conf.pop(key, None)
+            try:
+                tree = OmegaConf.to_container(conf, resolve=True, enum_to_str=True)
+            except Exception:  # an interpolation that needs Hydra: keep the raw text
+                tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
+            if isinstance(tree, dict):
+                return tree, ".hydra/config.yaml"
     checkpoint = path / "checkpoints" / "last.pt"
     if checkpoint.is_file():
         from seqnet.training.checkpoint import load_checkpoint
 
         try:
             config = load_checkpoint(checkpoint)["config"]
-        except SeqnetError:
+        except SeqnetError as e:
             config = None
+            notes.append(str(e).split(";")[0])
         if isinstance(config, dict):
             return config, "checkpoints/last.pt"
+    if notes:
+        notes.append(f"{str(path)!r}: no readable config; it is labelled by its folder name")
     return {}, "none"

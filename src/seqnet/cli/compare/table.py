@@ -75,15 +75,17 @@ def format_table(rows: Sequence[RunSummary | tuple[str, int]], quantity: str) ->
         else:
             label, step = row
             lines.append([label, str(step), *["-"] * 5, "-"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    text = [
+    title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||:"
+    return "\n".join([title, *aligned(lines)])
+
+
+def aligned(lines: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    """Columns padded to a common width: the first ``left`` flush left, the rest flush right."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return [
         "  ".join(
-            [
-                line[0].ljust(widths[0]),
-                *(c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)),
-            ]
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
         ).rstrip()
         for line in lines
     ]
-    title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||:"
-    return "\n".join([title, *text])

@@ -1,0 +1,83 @@
+"""Readable sweeps: each job's folder names only what differs between the jobs of a sweep.
+
+``seqnet-train -m model=rnn,gru trainer.max_steps=500`` gives ``outputs/multirun/<timestamp>/
+model=gru`` and ``.../model=rnn`` (TensorBoard names runs by folder); the shared
+``trainer.max_steps=500`` is written once, to ``<timestamp>/sweep.yaml``.
+
+How: Hydra names a job folder after the job's overrides (``hydra.job.override_dirname``) and
+recomposes every job's config from the sweep's *Hydra* overrides plus the job's own. The
+``SweepRecord`` callback runs once, in the process that launches the sweep, before any job: it
+finds the overrides that are the same in every job (a plain ``key=value``, on the command line
+or in ``hydra.sweeper.params``, as opposed to a sweep such as ``a,b``, ``range(...)``,
+``choice(...)`` or ``interval(...)``) and adds them to the excluded keys through one more Hydra
+override, which every launcher (basic, joblib, submitit) then applies to every job it composes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+SWEEP_RECORD = "sweep.yaml"
+_EXCLUDE_KEYS = "hydra.job.config.override_dirname.exclude_keys"
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """``(shared, swept)``: overrides equal in every job (as typed) and the keys that are swept."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    shared = [o.input_line or "" for o in parsed if not o.is_sweep_override()]
+    swept = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    return shared, list(dict.fromkeys(swept))
+
+
+def sweep_overrides(config: DictConfig) -> list[str]:
+    """Every override a sweep's jobs are made from: the sweeper's ``params`` (basic and Optuna
+    sweepers), then the command line's."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    from_params = [f"{key}={value}" for key, value in params.items()]
+    return [*from_params, *OmegaConf.to_container(config.hydra.overrides.task)]
+
+
+def _quoted(keys: list[str]) -> str:
+    return "[" + ",".join("'" + k.replace("'", "\\'") + "'" for k in keys) + "]"
+
+
+class SweepRecord(Callback):
+    """Shared overrides out of the job folder names, and written once to ``sweep.yaml``.
+
+    Also creates the folder of a SQLite Optuna storage (``sqlite:///outputs/optuna/x.db``):
+    SQLite does not create folders, and the study is opened before any job runs.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        shared, swept = split_overrides(sweep_overrides(config))
+        shared_keys = [o.split("=", 1)[0].lstrip("+~") for o in shared]
+        excluded = list(config.hydra.job.config.override_dirname.exclude_keys)
+        excluded += [k for k in shared_keys if k not in excluded]
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.overrides.hydra.append(f"{_EXCLUDE_KEYS}={_quoted(excluded)}")
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        record = OmegaConf.create({"shared": shared, "swept": swept})
+        header = (
+            "# Overrides every job of this sweep shares; each job's folder is named after\n"
+            "# the swept keys only.\n"
+        )
+        (sweep_dir / SWEEP_RECORD).write_text(header + OmegaConf.to_yaml(record))
+        make_sqlite_folder(OmegaConf.select(config, "hydra.sweeper.storage"))
+
+
+def make_sqlite_folder(storage: Any) -> None:
+    """Create the folder of a ``sqlite:///path/to/study.db`` storage URL (a no-op otherwise)."""
+    if isinstance(storage, str) and storage.startswith("sqlite:///"):
+        path = storage.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

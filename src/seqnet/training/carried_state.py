@@ -1,0 +1,45 @@
+"""Truncated backpropagation through time: the recurrent state carried from one training batch
+to the next, for tasks whose consecutive batches continue the same sequences
+(``Task.continues_stream``, e.g. ``char_lm``'s parallel streams of text).
+
+The state is detached at every batch boundary, so gradients stop there (the truncation), and it
+is saved in checkpoints, so a resumed run continues the streams bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from seqnet.data import Task
+
+State = Tensor | tuple[Tensor, ...]
+
+
+def detach_state(state: State) -> State:
+    return state.detach() if isinstance(state, Tensor) else tuple(s.detach() for s in state)
+
+
+class CarriedState:
+    """The final state of the last training batch, kept when the next batch continues it."""
+
+    def __init__(self, task: Task, saved: State | None = None, device: Any = None) -> None:
+        self.task = task
+        self.state: State | None = None
+        if saved is not None:
+            self.state = (
+                saved.to(device)
+                if isinstance(saved, Tensor)
+                else tuple(s.to(device) for s in saved)
+            )
+
+    def initial(self, step: int) -> State | None:
+        """The initial state of training batch ``step`` (None: zeros)."""
+        return self.state if self.task.continues_stream(step) else None
+
+    def keep(self, step: int, state: State | None) -> None:
+        """Keep the final ``state`` of batch ``step`` (detached) if batch ``step + 1`` goes on
+        from it; None drops it (after a NaN/inf step, whose state would poison the next)."""
+        keep = state is not None and self.task.continues_stream(step + 1)
+        self.state = detach_state(state) if keep else None

@@ -1,0 +1,77 @@
+"""``trainer.precision``: 32 (float32 throughout), bf16-mixed or 16-mixed (autocast).
+
+Under autocast the forward pass runs matrix products in bfloat16 or float16 while the weights,
+the optimizer and the gradients stay float32. float16's narrow range needs loss scaling (a
+``GradScaler``) and is offered on the GPU only; bfloat16 has float32's range and needs none.
+Gradient profiles are measured outside autocast, in ``grad_log.dtype`` (float32 or float64):
+a vanishing gradient is exactly what reduced precision would hide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqnet.errors import ConfigError
+
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+
+
+class MixedPrecision:
+    """Autocast for the forward pass, and loss scaling for 16-mixed."""
+
+    def __init__(self, precision: str, device: torch.device) -> None:
+        precision = str(precision)
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"trainer.precision={precision} is not a precision; use one of "
+                f"{', '.join(PRECISIONS)}"
+            )
+        if precision == "16-mixed" and device.type != "cuda":
+            raise ConfigError(
+                f"trainer.precision=16-mixed needs a GPU (this run is on {device.type}); "
+                "use trainer.precision=bf16-mixed on the CPU"
+            )
+        self.precision = precision
+        self.device_type = device.type
+        self.dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "16-mixed" else None
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        if self.dtype is None:
+            yield
+            return
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            yield
+
+    def backward(self, loss: Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        """Bring the gradients back to their true size (before measuring and clipping them)."""
+        if self.scaler:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def skip(self) -> None:
+        """A step skipped for a non-finite gradient: the scaler lowers its scale."""
+        if self.scaler:
+            self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scaler.state_dict() if self.scaler else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.scaler and state:
+            self.scaler.load_state_dict(state)

@@ -1,0 +1,123 @@
+"""Data-parallel training under torchrun: two CPU processes over loopback train like one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_RUN, compose_config
+from seqnet.data.base import Batch
+from seqnet.errors import ConfigError
+from seqnet.gradients import load_gradients
+from seqnet.training.distributed import (
+    Ranks,
+    check_batch_divisible,
+    gather_state_rows,
+    seed_rank_generator,
+    shard,
+    state_rows,
+)
+from seqnet.training.loop import train
+from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env
+from test_train import last_ckpt
+
+
+def test_each_rank_takes_its_rows_of_the_global_batch() -> None:
+    batch = Batch(torch.arange(8).reshape(8, 1), torch.arange(8) * 10)
+    parts = [shard(batch, Ranks(rank, 2)) for rank in range(2)]
+    assert [p.x.flatten().tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [p.y.tolist() for p in parts] == [[0, 10, 20, 30], [40, 50, 60, 70]]
+    assert isinstance(parts[0], Batch)
+    assert shard(batch, Ranks()) is batch  # one process: the whole batch
+
+
+def test_a_saved_carried_state_splits_by_rows() -> None:
+    h = torch.arange(2 * 4 * 3).reshape(2, 4, 3)  # (layers, batch, hidden)
+    c = h + 100
+    first, second = (state_rows((h, c), Ranks(rank, 2)) for rank in range(2))
+    assert torch.equal(first[0], h[:, :2]) and torch.equal(second[1], c[:, 2:])
+    assert state_rows(h, Ranks()) is h and state_rows(None, Ranks(1, 2)) is None
+    assert gather_state_rows(h, Ranks()) is h  # one process: nothing to gather
+
+
+def test_ranks_draw_their_own_dropout_masks() -> None:
+    def draws(rank: int, step: int) -> torch.Tensor:
+        torch.manual_seed(7)
+        seed_rank_generator(7, step, Ranks(rank, 2))
+        return torch.rand(4)
+
+    torch.manual_seed(7)
+    unchanged = torch.rand(4)
+    assert torch.equal(draws(0, 5), unchanged)  # rank 0 keeps the run's generator
+    assert not torch.equal(draws(1, 5), draws(0, 5))
+    assert torch.equal(draws(1, 5), draws(1, 5)) and not torch.equal(draws(1, 5), draws(1, 6))
+
+
+def test_global_batch_must_split_evenly() -> None:
+    check_batch_divisible(8, Ranks(0, 4))
+    with pytest.raises(ConfigError) as excinfo:
+        check_batch_divisible(10, Ranks(0, 4))
+    assert str(excinfo.value) == (
+        "data.batch_size=10 cannot be split evenly over 4 processes; use a multiple of 4 "
+        "(it is the global batch)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path) -> None:
+    # char_lm: truncated BPTT, each rank carries the state of its own streams (rows).
+    args = [*TINY_RUN, "data=char_lm", "data.batch_size=8", "data.seq_len=12", "trainer.threads=1"]
+    torchrun = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        "--master_addr=127.0.0.1", f"--master_port={free_port()}",
+    ]  # fmt: skip
+    result = subprocess.run(
+        [*torchrun, "-m", "seqnet.train", *args, "paths.output_dir=out"],
+        cwd=tmp_path,
+        env=seqnet_env(GLOO_SOCKET_IFNAME="lo"),  # loopback only
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    run_dir = only_child(tmp_path / "out" / "runs")  # one run directory for both ranks
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        ".hydra", ".seqnet-run.json", "checkpoints", "gradients.npz", "metrics.json", "tb",
+        "train.log",
+    ]  # fmt: skip
+    assert len(list((run_dir / "tb").iterdir())) == 1  # rank 0 logs
+    assert len(hparams_sessions(run_dir)) == 1
+    assert result.stdout.count("run directory:") == 1  # rank 0 reports
+
+    one = train(compose_config([*args, f"paths.run_dir={tmp_path / 'one'}"]))
+    two = json.loads((run_dir / "metrics.json").read_text())
+    assert two["val/loss"] == pytest.approx(one["val/loss"], rel=1e-5)
+    curve, reference = (scalar_series(d)["train/loss"] for d in (run_dir, tmp_path / "one"))
+    assert [s for s, _ in curve] == [s for s, _ in reference] == list(range(1, 7))
+    np.testing.assert_allclose([v for _, v in curve], [v for _, v in reference], rtol=1e-5)
+    a, b = last_ckpt(run_dir), last_ckpt(tmp_path / "one")
+    for name in b["model"]:
+        torch.testing.assert_close(a["model"][name], b["model"][name], rtol=1e-5, atol=1e-6)
+    # The checkpoint holds every stream's carried state, gathered from both ranks.
+    for mine, reference in zip(a["carried_state"], b["carried_state"], strict=True):
+        assert mine.shape == reference.shape == (1, 8, 16)
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
+    steps, norms, _ = load_gradients(run_dir / "gradients.npz")
+    ref_steps, ref_norms, _ = load_gradients(tmp_path / "one" / "gradients.npz")
+    assert steps.tolist() == ref_steps.tolist() == [0, 3, 6]
+    for q in ref_norms:
+        np.testing.assert_allclose(norms[q], ref_norms[q], rtol=1e-5)

@@ -1,0 +1,85 @@
+"""trainer.precision: bf16-mixed trains like float32, gradient probes never run in bf16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, compose_config
+from seqnet.data import build_task
+from seqnet.errors import ConfigError
+from seqnet.gradients import load_gradients, measure_profile
+from seqnet.models import build_model
+from seqnet.training.loop import train
+from subprocesses import scalar_series
+from test_train import last_ckpt
+
+LEARN = [*TINY, "trainer.max_steps=40", "optim.lr=0.01", "grad_log.every_n_steps=20"]
+
+
+def probe_again(run_dir: Path, dtype: str, autocast: bool = False) -> dict[str, np.ndarray]:
+    """The last gradient profile, measured again on the run's final weights."""
+    ckpt = last_ckpt(run_dir)
+    cfg = compose_config([*LEARN, f"grad_log.dtype={dtype}"])
+    task = build_task(cfg.data)
+    model = build_model(cfg.model, task.spec)
+    model.load_state_dict(ckpt["model"])
+    x, y = task.val_set()
+    batch = (x[: cfg.grad_log.batch_size], y[: cfg.grad_log.batch_size])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        return measure_profile(model, task, batch, ckpt["step"], dtype=dtype).norms
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
+    return train(compose_config([*LEARN, f"paths.run_dir={tmp_path_factory.mktemp('fp32')}"]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bf16_mixed_trains_and_its_probes_stay_in_their_dtype(
+    fp32: dict[str, float], tmp_path: Path, dtype: str
+) -> None:
+    run_dir = tmp_path / "bf16"
+    overrides = ["trainer.precision=bf16-mixed", f"grad_log.dtype={dtype}"]
+    bf16 = train(compose_config([*LEARN, *overrides, f"paths.run_dir={run_dir}"]))
+
+    losses = [v for _, v in scalar_series(run_dir)["train/loss"]]
+    assert bf16["val/loss"] < losses[0] / 2  # it learns
+    assert bf16["val/loss"] == pytest.approx(fp32["val/loss"], rel=0.1)
+    assert bf16["val/loss"] != fp32["val/loss"]  # autocast did run the forward pass in bf16
+    assert all(t.dtype == torch.float32 for t in last_ckpt(run_dir)["model"].values())
+
+    steps, norms, meta = load_gradients(run_dir / "gradients.npz")
+    assert steps.tolist() == [0, 20, 40] and meta["dtype"] == dtype
+    again = probe_again(run_dir, dtype)
+    for q, values in again.items():
+        np.testing.assert_array_equal(norms[q][-1], values)  # exactly: no bf16 anywhere
+    if dtype == "float32":  # the same pass under bf16 autocast gives other numbers
+        in_bf16 = probe_again(run_dir, dtype, autocast=True)
+        assert not np.array_equal(norms["h_l0"][-1], in_bf16["h_l0"])
+
+
+@pytest.mark.parametrize(
+    ("precision", "message"),
+    [
+        (
+            "16-mixed",
+            "trainer.precision=16-mixed needs a GPU (this run is on cpu); "
+            "use trainer.precision=bf16-mixed on the CPU",
+        ),
+        ("bf16", "trainer.precision=bf16 is not a precision; use one of 32, bf16-mixed, 16-mixed"),
+    ],
+)
+def test_unusable_precision_is_refused_before_any_work(
+    tmp_path: Path, precision: str, message: str
+) -> None:
+    cfg = compose_config(
+        [*TINY, "trainer.device=cpu", f"trainer.precision={precision}", f"paths.run_dir={tmp_path}"]
+    )
+    with pytest.raises(ConfigError) as excinfo:
+        train(cfg)
+    assert str(excinfo.value) == message
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,147 @@
+"""One run per folder: names taken by another run get _2, _3, ...; an explicit folder owned by
+another run is refused before anything is written; a run's continuation may re-enter it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, compose_config
+from seqnet.errors import ConfigError
+from seqnet.training import run_folder
+from seqnet.training.loop import train
+from test_cli import run_cli
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_taken_names_get_a_number(tmp_path):
+    base = str(tmp_path / "runs" / "2026-01-01_00-00-00_model=gru")
+    assert run_folder.claim_new_name(base) == base
+    assert run_folder.claim_new_name(base) == f"{base}_2"
+    assert run_folder.claim_new_name(base) == f"{base}_3"
+    # A folder with run outputs from before owner files existed belongs to that run.
+    old = tmp_path / "runs" / "old"
+    (old / "checkpoints").mkdir(parents=True)
+    assert run_folder.claim_new_name(str(old)) == f"{old}_2"
+    # A folder with only what Hydra writes (a run that stopped before training) is free.
+    (tmp_path / "runs" / "failed" / ".hydra").mkdir(parents=True)
+    assert run_folder.claim_new_name(str(tmp_path / "runs" / "failed")).endswith("failed")
+    record = json.loads(Path(base, run_folder.OWNER_FILE).read_text())
+    assert set(record) == {"host", "pid", "claimed", "job"}
+
+
+def test_the_same_job_and_auto_resumes_enter_their_own_folder(tmp_path, monkeypatch):
+    base = str(tmp_path / "runs" / "2026-01-01_00-00-00")
+    monkeypatch.setenv("SEQNET_LAUNCH_ID", "launch-a")  # torchrun: rank 0 claims ...
+    assert run_folder.claim_new_name(base) == base
+    assert run_folder.claim_new_name(base) == base  # ... and every rank of the launch joins it
+    monkeypatch.setenv("SEQNET_LAUNCH_ID", "launch-b")  # another launch in the same second
+    assert run_folder.claim_new_name(base) == f"{base}_2"
+    monkeypatch.delenv("SEQNET_LAUNCH_ID")
+    monkeypatch.setenv("SLURM_JOB_ID", "77")  # a SLURM job, then the same job requeued
+    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
+    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
+    monkeypatch.delenv("SLURM_JOB_ID")
+    # ckpt_path=auto continues a folder's run only when it has a checkpoint to resume from.
+    assert run_folder.claim_new_name(base, "auto") == f"{base}_3"
+    (Path(base) / "checkpoints").mkdir()
+    (Path(base) / "checkpoints" / "last.pt").write_bytes(b"")
+    assert run_folder.claim_new_name(base, "auto") == base
+
+
+def test_sweep_jobs_whose_overrides_are_all_left_out_get_their_job_number(tmp_path):
+    sweep = str(tmp_path / "multirun" / "2026-01-01_00-00-00")
+    # -m trainer.device=cpu,cuda: both jobs' names are empty (trainer.device is left out).
+    assert run_folder.claim_sweep_subdir(sweep, "", 0, None) == "0"
+    assert run_folder.claim_sweep_subdir(sweep, "", 1, None) == "1"
+    # -m model=gru trainer.device=cpu,cuda: both are named model=gru.
+    assert run_folder.claim_sweep_subdir(sweep, "model=gru", 2, None) == "model=gru"
+    assert run_folder.claim_sweep_subdir(sweep, "model=gru", 3, None) == "model=gru_2"
+
+
+def test_simultaneous_claims_of_one_name_get_distinct_folders(tmp_path):
+    base = str(tmp_path / "same-second")
+    claimed: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def launch() -> None:
+        barrier.wait()
+        claimed.append(run_folder.claim_new_name(base))
+
+    threads = [threading.Thread(target=launch) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted([base, *(f"{base}_{n}" for n in range(2, 9))])
+
+
+def test_train_refuses_a_folder_another_run_owns(tmp_path):
+    first = compose_config([*TINY, f"paths.run_dir={tmp_path / 'run'}"])
+    train(first)
+    before = snapshot(tmp_path / "run")
+
+    second = compose_config([*TINY, "model=gru", f"paths.run_dir={tmp_path / 'run'}"])
+    with pytest.raises(ConfigError) as excinfo:
+        train(second)
+
+    message = str(excinfo.value)
+    assert message.startswith(f"run folder '{tmp_path / 'run'}' belongs to another run (claimed ")
+    assert message.endswith(f"ckpt_path={tmp_path / 'run'}/checkpoints/last.pt")
+    assert snapshot(tmp_path / "run") == before
+
+    # Its continuation may: it resumes from the checkpoint in that folder and goes on there.
+    ckpt = tmp_path / "run" / "checkpoints" / "last.pt"
+    more = [*TINY, "trainer.max_steps=9", f"ckpt_path={ckpt}", f"paths.run_dir={tmp_path / 'run'}"]
+    assert train(compose_config(more))["step"] == 9
+    record = json.loads((tmp_path / "run" / run_folder.OWNER_FILE).read_text())
+    assert record["continues"] == json.loads(before[run_folder.OWNER_FILE])
+
+
+@pytest.mark.slow
+def test_launches_that_differ_only_in_left_out_keys_get_their_own_folders(tmp_path):
+    """The folder name leaves trainer.device out; two launches with the same name (the same
+    second, forced here by giving the name) write into two folders. Then an explicit
+    hydra.run.dir that another run owns is refused before Hydra writes into it."""
+    name = "hydra.run.dir='${seqnet.claim_run_dir:outputs/runs/same,${ckpt_path}}'"
+    fast = ["debug=fast", "trainer.max_steps=2", "trainer.progress_bar=false"]
+    for device in ("cpu", "auto"):
+        result = run_cli(tmp_path, *fast, name, f"trainer.device={device}")
+        assert result.returncode == 0, result.stderr
+    runs = tmp_path / "outputs" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["same", "same_2"]
+    for folder, device in ((runs / "same", "cpu"), (runs / "same_2", "auto")):
+        assert f"trainer.device={device}" in (folder / ".hydra" / "overrides.yaml").read_text()
+        assert json.loads((folder / "metrics.json").read_text())["step"] == 2
+
+    before = snapshot(runs / "same")
+    result = run_cli(tmp_path, *fast, f"hydra.run.dir={runs / 'same'}", "model=gru")
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"seqnet-train: error: run folder '{runs / 'same'}' belongs to another run (claimed "
+    )
+    assert line.endswith(f"ckpt_path={runs / 'same'}/checkpoints/last.pt")
+    assert "Traceback" not in result.stderr
+    assert snapshot(runs / "same") == before  # .hydra/ and train.log included
+
+
+def test_seqnet_run_raises_for_a_folder_another_run_owns(tmp_path, monkeypatch):
+    """seqnet.run (Hydra in-process) refuses an explicit hydra.run.dir before Hydra writes
+    into it, with an exception (a library call does not exit)."""
+    import seqnet
+
+    owned = tmp_path / "owned"
+    assert run_folder.claim(owned)
+    before = snapshot(owned)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as excinfo:
+        seqnet.run([*TINY, f"hydra.run.dir={owned}"])
+    assert str(excinfo.value).startswith(f"run folder '{owned}' belongs to another run (claimed ")
+    assert snapshot(owned) == before  # no .hydra/, no train.log
