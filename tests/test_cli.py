@@ -13,9 +13,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import SRC, console_script
-from subprocesses import hparams_sessions, scalar_series
-
 from seqnet.models import MODEL_REGISTRY
+from subprocesses import hparams_sessions, scalar_series
 
 TIMESTAMP = r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}"
 FAST = ["debug=fast", "trainer.progress_bar=false"]
