@@ -20,7 +20,8 @@ from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.gradients import measure_profile
 from seqnet.logging.hparams import all_metric_tags
 from seqnet.models import build_model
-from seqnet.training.loop import evaluate, train
+from seqnet.training.evaluation import evaluate
+from seqnet.training.loop import train
 
 #: Small versions of each task (and variant): (data config, timesteps, output per step?)
 TASKS = {

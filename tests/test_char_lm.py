@@ -25,7 +25,8 @@ from seqnet.data.char_lm import (
 from seqnet.errors import ConfigError
 from seqnet.models import build_model
 from seqnet.training.carried_state import CarriedState
-from seqnet.training.loop import evaluate, train
+from seqnet.training.evaluation import evaluate
+from seqnet.training.loop import train
 
 #: A run of a few seconds: 6 steps of 8 streams x 12 characters, validated and saved at 3.
 TINY_CHAR = [

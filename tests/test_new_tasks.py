@@ -17,7 +17,7 @@ from seqnet.data.seq2seq import longest_translation, number_words
 from seqnet.data.sine_gen import BASELINE_MSE
 from seqnet.data.sklearn_digits import DIGIT_NAMES, digits_split, load_arrays, split_indices
 from seqnet.models import build_model
-from seqnet.training.loop import evaluate
+from seqnet.training.evaluation import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

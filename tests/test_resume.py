@@ -18,7 +18,8 @@ from seqnet.data.adding import AddingProblem
 from seqnet.errors import CheckpointError, GradientsFileError
 from seqnet.gradients import GradientStore, load_gradients
 from seqnet.models import build_model
-from seqnet.training.loop import restore, train
+from seqnet.training.loop import train
+from seqnet.training.setup import restore
 
 LOOP_LOG = "seqnet.training"
 

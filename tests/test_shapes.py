@@ -23,7 +23,7 @@ from seqnet.models import (
     build_model,
 )
 from seqnet.training.carried_state import CarriedState
-from seqnet.training.loop import evaluate
+from seqnet.training.evaluation import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
