@@ -3,6 +3,7 @@ another run is refused before anything is written; a run's continuation may re-e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY, compose_config
+from seqnet.config import MAX_NAME_BYTES, fit_folder_name
 from seqnet.errors import ConfigError
 from seqnet.training import run_folder
 from seqnet.training.loop import train
@@ -145,3 +147,50 @@ def test_seqnet_run_raises_for_a_folder_another_run_owns(tmp_path, monkeypatch):
         seqnet.run([*TINY, f"hydra.run.dir={owned}"])
     assert str(excinfo.value).startswith(f"run folder '{owned}' belongs to another run (claimed ")
     assert snapshot(owned) == before  # no .hydra/, no train.log
+
+
+def test_long_override_lists_fit_a_folder_name():
+    assert fit_folder_name("model=gru,data.seq_len=100") == "model=gru,data.seq_len=100"
+    overrides = [f"model.option_{i}={'x' * 10}" for i in range(20)]  # 20 x 25 bytes
+    name = ",".join(overrides)
+    fitted = fit_folder_name(name)
+    head, digest = fitted.split("...")
+    assert digest == hashlib.sha1(name.encode()).hexdigest()[:8]
+    # Whole overrides only: the first seven (7 x 26 = 182 bytes, with their commas) fit.
+    assert head == ",".join(overrides[:7]) + ","
+    assert len(fitted.encode()) == 182 + 3 + 8 <= MAX_NAME_BYTES
+    # Two long names with the same head (a sweep over a late override) stay apart.
+    other = fit_folder_name(name.replace("option_19=x", "option_19=y"))
+    assert other != fitted and other.split("...")[0] == head
+    # A multi-byte character is not cut in half: 189 bytes hold 94 two-byte characters.
+    digest = hashlib.sha1(("é" * 300).encode()).hexdigest()[:8]
+    assert fit_folder_name("é" * 300) == "é" * 94 + "..." + digest
+
+
+@pytest.mark.slow
+def test_a_run_with_many_overrides_gets_a_folder(tmp_path):
+    """Once a traceback: the folder name passed the file system's 255 bytes (Errno 36)."""
+    many = [
+        "model=lstm",
+        "model.hidden_size=8",
+        "model.forget_bias=1.0",
+        "model.dropout=0.0",
+        "data.seq_len=20",
+        "data.batch_size=8",
+        "data.val_size=64",
+        "trainer.log_every_n_steps=1",
+        "trainer.val_every_n_steps=1",
+        "trainer.clip_grad_norm=1.0",
+        "trainer.max_nonfinite_steps=5",
+        "optim.lr=0.001",
+        "grad_log.dtype=float64",
+        "seed=12345",
+    ]
+    result = run_cli(tmp_path, *many, "debug=fast", "trainer.progress_bar=false")
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
+    assert len(run_dir.name.encode()) <= 20 + MAX_NAME_BYTES
+    assert run_dir.name[20:].startswith("data.batch_size=8,data.seq_len=20,")
+    assert json.loads((run_dir / "metrics.json").read_text())["step"] == 20
+    recorded = (run_dir / ".hydra" / "overrides.yaml").read_text()
+    assert all(override in recorded for override in many)  # the full list is kept

@@ -10,8 +10,6 @@ import torch
 from benchmarks.harness import Result, run_repeats, summarise, timed
 from benchmarks.workload import BATCH, LR, SEED, SEQ_LEN, SeqnetRuns, Settings
 
-#: Training steps per contender in each repeat (the median step time of a block is kept).
-BLOCK = 4
 HIDDEN_SIZES = (128, 512)
 
 
@@ -61,13 +59,14 @@ def _one_size(runs: SeqnetRuns, s: Settings, device: torch.device, hidden: int) 
         return {
             name: 1e3
             * statistics.median(
-                timed(device, lambda c=contenders[name]: train_step(c))[0] for _ in range(BLOCK)
+                timed(device, lambda c=contenders[name]: train_step(c))[0]
+                for _ in range(s.precision_steps)
             )
             for name in order
         }
 
     ms, used_busy, details = summarise(
-        run_repeats(f"5 (hidden {hidden})", one, s.profile_repeats), s.profile_repeats
+        run_repeats(f"5 (hidden {hidden})", one, s.precision_repeats), s.precision_repeats
     )
     bf16, fp32 = (contenders[n]["losses"] for n in ("bf16-mixed", "32"))
     gaps = [abs(a - b) / abs(b) for a, b in zip(bf16, fp32, strict=True) if b]

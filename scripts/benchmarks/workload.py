@@ -55,6 +55,11 @@ class Settings:
     grad_short: int  # measurement 4: train runs of two lengths, multiples of grad_every
     grad_long: int
     grad_every: int  # measurement 4: grad_log.every_n_steps when on
+    # Measurement 5: interleaved repeats, and training steps timed per contender and repeat. Few:
+    # on a CPU without native bfloat16 (AVX2 only) PyTorch emulates it, and a bf16-mixed step of
+    # the hidden-512 LSTM took 38 s (46x float32's) on the development machine.
+    precision_repeats: int
+    precision_steps: int
     engine_repeats: int  # measurements 7-11 (engine and variants): interleaved repeats
     engine_steps: int  # training steps timed per contender and repeat
     engine_lengths: tuple[int, ...]  # sequence lengths of the growth-with-T measurement
@@ -72,6 +77,8 @@ FULL = Settings(
     grad_short=100,
     grad_long=300,
     grad_every=100,
+    precision_repeats=5,
+    precision_steps=3,
     engine_repeats=5,
     engine_steps=3,
     engine_lengths=(100, 200, 400, 800),
@@ -90,6 +97,8 @@ QUICK = Settings(
     grad_short=20,
     grad_long=60,
     grad_every=20,
+    precision_repeats=2,
+    precision_steps=2,
     engine_repeats=2,
     engine_steps=1,
     engine_lengths=(100, 200, 400),

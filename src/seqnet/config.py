@@ -8,6 +8,7 @@ with Hydra's message, before any training starts.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -153,9 +154,29 @@ def register_configs() -> None:
     cs.store(group="schema/paths", name="default", node=PathsConfig)
 
 
+#: Longest overrides part of a folder name, in bytes: file systems allow 255 bytes per name, and
+#: the timestamp (20), a ``_N`` suffix for a taken name and the hash below must fit beside it.
+MAX_NAME_BYTES = 200
+
+
+def fit_folder_name(name: str) -> str:
+    """``name`` itself when it fits in ``MAX_NAME_BYTES``; else its head, cut at an override
+    boundary where one is near, then ``...`` and 8 hex digits of a hash of the whole name, so
+    that two long names that share their head still differ. (The full overrides are in the
+    run's ``.hydra/overrides.yaml`` and its HPARAMS either way.)"""
+    raw = name.encode()
+    if len(raw) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(raw).hexdigest()[:8]
+    head = raw[: MAX_NAME_BYTES - len(digest) - 3].decode(errors="ignore")
+    if "," in head[len(head) // 2 :]:  # end on a whole override rather than mid-value
+        head = head[: head.rindex(",") + 1]
+    return f"{head}...{digest}"
+
+
 def _run_suffix(override_dirname: str) -> str:
     """``_<overrides>`` for the run directory name, or nothing when there are no overrides."""
-    return f"_{override_dirname}" if override_dirname else ""
+    return f"_{fit_folder_name(override_dirname)}" if override_dirname else ""
 
 
 def _job_folder(overrides: list[str], exclude_keys: list[str]) -> str:
@@ -163,7 +184,7 @@ def _job_folder(overrides: list[str], exclude_keys: list[str]) -> str:
     ``seqnet.sweeps.SweepRecord`` extends by the overrides every job shares), so only what
     differs between the jobs (``model=gru,data.seq_len=100``); empty when nothing does."""
     kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude_keys]
-    return ",".join(kept)
+    return fit_folder_name(",".join(kept))
 
 
 def _now(pattern: str) -> str:
