@@ -67,6 +67,11 @@ def test_single_run(tmp_path: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["step"] == 20
     assert f"val/loss {metrics['val/loss']:.5g} after 20 steps" in result.stdout
+    last_line = (run_dir / "train.log").read_text().splitlines()[-1]
+    assert last_line.endswith(
+        f"[seqnet][INFO] - finished at step 20: val/loss {metrics['val/loss']:.5g}, "
+        f"val/mse {metrics['val/mse']:.5g}, val/baseline_ratio {metrics['val/baseline_ratio']:.5g}"
+    )
     assert (run_dir / "checkpoints" / "last.pt").is_file()
     assert (run_dir / "gradients.npz").is_file()
     assert len(list((run_dir / "tb").glob("events.out.tfevents.*"))) == 1

@@ -58,6 +58,8 @@ def run(cfg: DictConfig) -> float:
     run_dir = Path(cfg.paths.run_dir)
     if int(os.environ.get("RANK", "0")) > 0:
         return metrics["val/loss"]  # under torchrun, rank 0 reports
+    results = ", ".join(f"{k} {v:.5g}" for k, v in metrics.items() if "/" in k)
+    log.info("finished at step %d: %s", metrics["step"], results)  # train.log keeps the result
     tests = "".join(f"\n{k} {v:.5g}" for k, v in metrics.items() if k.startswith("test/"))
     print(
         f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{tests}"
