@@ -26,7 +26,7 @@ from seqnet.training.distributed import (
 )
 from seqnet.training.loop import train
 from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env
-from test_train import last_ckpt
+from train_runs import last_ckpt
 
 
 def test_each_rank_takes_its_rows_of_the_global_batch() -> None:

@@ -17,7 +17,7 @@ from seqnet.models import build_model
 from seqnet.training.loop import train
 from seqnet.training.precision import MixedPrecision
 from subprocesses import scalar_series
-from test_train import last_ckpt
+from train_runs import last_ckpt
 
 LEARN = [*TINY, "trainer.max_steps=40", "optim.lr=0.01", "grad_log.every_n_steps=20"]
 

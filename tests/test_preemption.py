@@ -25,7 +25,7 @@ from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted, StopSignals
 from seqnet.training.run_folder import RunFolderTaken
 from subprocesses import hparams_sessions, only_child, scalar_series, start_train
-from test_train import assert_state_equal, last_ckpt, snapshot
+from train_runs import assert_state_equal, last_ckpt, snapshot
 
 #: A run long enough to be caught mid-training by a signal, in tiny steps.
 LONG = [
