@@ -8,10 +8,9 @@ import math
 import pytest
 import torch
 
-from cell_references import STEPS, VARIANTS, g_positive, layer_parameters, sigmoid, unrolled
-from seqnet.models import MODEL_REGISTRY, FusedGRU, FusedLSTM, StepRNN, build_core, log_linear_scan
+from cell_references import STEPS, VARIANTS, layer_parameters, unrolled
+from seqnet.models import MODEL_REGISTRY, FusedGRU, FusedLSTM, StepRNN, build_core
 from seqnet.models.cells import Cell
-from seqnet.models.scan import ScanRNN
 
 ZONEOUT_MODELS = ["lstm", "gru", "lstm_peephole", "lstm_cifg", "lstm_layernorm", "gru_layernorm"]
 INPUT, HIDDEN, BATCH, STEPS_T = 3, 4, 2, 6
@@ -134,64 +133,6 @@ def test_one_step_of_each_variant_by_hand():
     fp = f / (f + i)
     got = scalar_step("minlstm", h, weight_ih=[[0.3], [-0.2], [0.9]], bias_ih=[0.0] * 3)
     assert got == pytest.approx([fp * h + (1 - fp) * (k_h + 0.5)])
-
-
-# ---------------------------------------------------------------------------- scan
-
-
-def test_log_linear_scan_equals_the_recurrence():
-    torch.manual_seed(0)
-    a = torch.rand(3, 8, 5, dtype=torch.float64) * 0.98 + 0.01
-    b = torch.rand(3, 8, 5, dtype=torch.float64) + 1e-3
-    h0 = torch.randn(3, 5, dtype=torch.float64)  # any sign: added outside the logarithm
-    for start in (None, h0):
-        h = torch.zeros(3, 5, dtype=torch.float64) if start is None else start
-        expected = []
-        for t in range(8):
-            h = a[:, t] * h + b[:, t]
-            expected.append(h)
-        got = log_linear_scan(a.log(), b.log(), start)
-        torch.testing.assert_close(got, torch.stack(expected, dim=1), rtol=0, atol=1e-12)
-
-
-@pytest.mark.parametrize("with_hx", [True, False], ids=["hx", "no_hx"])
-@pytest.mark.parametrize("name", ["mingru", "minlstm"])
-def test_scan_equals_sequential_with_gradients(name, with_hx):
-    """The parallel scan (training) and the sequential step (probes) are the same function:
-    outputs, final states and the gradients of parameters, inputs and hx agree to 1e-10."""
-    torch.manual_seed(1)
-    core = make_core(name)
-    x = torch.randn(BATCH, 7, INPUT, dtype=torch.float64, requires_grad=True)
-    hx = random_hx(core).requires_grad_() if with_hx else None
-    inputs = [x, *list(core.parameters())] + ([hx] if with_hx else [])
-    results = []
-    for forward in (core.forward_scan, core.forward_stepped):
-        out, h_n = forward(x, hx)
-        loss = (out * torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]).sum() + h_n.sum()
-        results.append((out, h_n, torch.autograd.grad(loss, inputs)))
-    (out_a, h_a, g_a), (out_b, h_b, g_b) = results
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
-    torch.testing.assert_close(h_a, h_b, rtol=0, atol=1e-10)
-    for ga, gb in zip(g_a, g_b, strict=True):
-        torch.testing.assert_close(ga, gb, rtol=0, atol=1e-10)
-
-
-@pytest.mark.parametrize("name", ["mingru", "minlstm"])
-def test_scan_float32_at_t200(name):
-    """Float32 precision of the log-space scan over a long sequence, against float64."""
-    torch.manual_seed(2)
-    core = make_core(name, layers=1)
-    x = torch.randn(4, 200, INPUT, dtype=torch.float64)
-    expected, _ = core.forward_stepped(x)
-    got, _ = core.float().forward_scan(x.float())
-    torch.testing.assert_close(got.double(), expected, rtol=2e-4, atol=1e-5)
-
-
-def test_scan_core_runs_the_scan_in_training_and_the_engine_with_probes():
-    assert issubclass(MODEL_REGISTRY["mingru"].cls, ScanRNN)
-    assert g_positive(torch.tensor([-1.0, 0.0, 2.0])).tolist() == pytest.approx(
-        [float(sigmoid(torch.tensor(-1.0))), 0.5, 2.5]
-    )
 
 
 # ---------------------------------------------------------------------------- zoneout

@@ -5,7 +5,8 @@ on the input only, so that it trains with a parallel scan (``models.scan``):
 
 with (k_z, k_h) = W_ih x_t + b_ih and g the paper's positive activation (x + 1/2 for x >= 0,
 sigmoid(x) below), the log-space version of the paper. ``step`` is the sequential form (what the
-gradient probes run); ``scan`` the log-space parallel form, the same function.
+gradient probes run); ``scan`` the whole sequence at once, in log space (the paper's parallel
+scan) or in linear space (a vectorised time loop, faster on CPU), the same function.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import block_linear, log_positive, positive, scan_with_decay
+from seqnet.models.scan import (
+    block_linear,
+    linear_recurrence,
+    log_positive,
+    positive,
+    scan_with_decay,
+)
 
 
 class MinGRUCell(Cell):
@@ -48,10 +55,14 @@ class MinGRUCell(Cell):
         z, candidate = x_proj.chunk(2, dim=-1)
         return probed((torch.lerp(h, candidate, z),), probe)  # h + z * (h~ - h)
 
-    def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
-        """All h_t for x (batch, time, input) at once: log a_t = log(1 - z_t) = -softplus(k_z)
-        and log b_t = log z_t + log g(k_h), with log z_t = k_z - softplus(k_z)."""
+    def scan(self, x: Tensor, h0: Tensor | None = None, space: str = "log") -> Tensor:
+        """All h_t for x (batch, time, input) at once, with a_t = 1 - z_t, b_t = z_t * g(k_h).
+        In log space: log a_t = -softplus(k_z) and log b_t = log z_t + log g(k_h), with
+        log z_t = k_z - softplus(k_z)."""
         k_z, k_h = self.gate_inputs(x)
+        if space == "linear":
+            z = k_z.sigmoid()
+            return linear_recurrence(1 - z, z * positive(k_h), h0)
         minus_log_a = F.softplus(k_z)
         decay = minus_log_a.cumsum(dim=1)
         return scan_with_decay(decay, k_z + log_positive(k_h) + (decay - minus_log_a), h0)

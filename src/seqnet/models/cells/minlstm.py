@@ -8,7 +8,8 @@ parallel scan (``models.scan``):
 with (k_f, k_i, k_h) = W_ih x_t + b_ih and g the paper's positive activation (x + 1/2 for
 x >= 0, sigmoid(x) below), the log-space version of the paper. ``forget_bias`` and
 ``chrono_tmax`` act on b_f (and b_i) as for the LSTM. ``step`` is the sequential form (what the
-gradient probes run); ``scan`` the log-space parallel form, the same function.
+gradient probes run); ``scan`` the whole sequence at once, in log space (the paper's parallel
+scan) or in linear space (a vectorised time loop, faster on CPU), the same function.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.scan import block_linear, log_positive, positive, scan_with_decay
+from seqnet.models.scan import (
+    block_linear,
+    linear_recurrence,
+    log_positive,
+    positive,
+    scan_with_decay,
+)
 
 
 class MinLSTMCell(Cell):
@@ -58,10 +65,15 @@ class MinLSTMCell(Cell):
         f, candidate = x_proj.chunk(2, dim=-1)
         return probed((torch.lerp(candidate, h, f),), probe)  # f' * h + (1 - f') * h~
 
-    def scan(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
-        """All h_t for x (batch, time, input) at once. With d = log i - log f =
-        softplus(-k_f) - softplus(-k_i): log f' = -softplus(d), log i' = d - softplus(d)."""
+    def scan(self, x: Tensor, h0: Tensor | None = None, space: str = "log") -> Tensor:
+        """All h_t for x (batch, time, input) at once, with a_t = f', b_t = i' * g(k_h). In log
+        space, with d = log i - log f = softplus(-k_f) - softplus(-k_i): log f' = -softplus(d),
+        log i' = d - softplus(d)."""
         k_f, k_i, k_h = block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
+        if space == "linear":
+            f, i = k_f.sigmoid(), k_i.sigmoid()
+            forget = f / (f + i)
+            return linear_recurrence(forget, (1 - forget) * positive(k_h), h0)
         d = F.softplus(-k_f) - F.softplus(-k_i)
         minus_log_f = F.softplus(d)
         decay = minus_log_f.cumsum(dim=1)

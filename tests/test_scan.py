@@ -1,0 +1,105 @@
+"""minGRU/minLSTM scans: both forms (linear space on CPU, the paper's log space elsewhere)
+against the recurrence and against the sequential step, gradients included."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+
+from cell_references import g_positive, sigmoid
+from seqnet.models import MODEL_REGISTRY, log_linear_scan
+from seqnet.models.cells import mingru as mingru_cell
+from seqnet.models.scan import ScanRNN, default_space, linear_recurrence
+from test_variants import BATCH, INPUT, make_core, random_hx
+
+
+@pytest.mark.parametrize("form", ["linear", "log"])
+def test_scans_equal_the_recurrence_with_gradients(form):
+    """Both scan forms against the recurrence unrolled with autograd, h_0 of any sign."""
+    torch.manual_seed(0)
+    a = (torch.rand(3, 8, 5, dtype=torch.float64) * 0.98 + 0.01).requires_grad_()
+    b = (torch.rand(3, 8, 5, dtype=torch.float64) + 1e-3).requires_grad_()
+    h0 = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 8, 5, dtype=torch.float64)
+    for start in (None, h0):
+        h = torch.zeros(3, 5, dtype=torch.float64) if start is None else start
+        expected = []
+        for t in range(8):
+            h = a[:, t] * h + b[:, t]
+            expected.append(h)
+        expected = torch.stack(expected, dim=1)
+        if form == "linear":
+            got = linear_recurrence(a, b, start)
+        else:
+            got = log_linear_scan(a.log(), b.log(), start)
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+        inputs = [a, b] + ([h0] if start is not None else [])
+        for g, e in zip(
+            torch.autograd.grad((got * weights).sum(), inputs),
+            torch.autograd.grad((expected * weights).sum(), inputs),
+            strict=True,
+        ):
+            torch.testing.assert_close(g, e, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("space", ["linear", "log"])
+@pytest.mark.parametrize("with_hx", [True, False], ids=["hx", "no_hx"])
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_scan_equals_sequential_with_gradients(name, with_hx, space):
+    """The scan (training) and the sequential step (probes) are the same function, in either
+    space: outputs, final states and the gradients of parameters, inputs and hx agree to 1e-10."""
+    torch.manual_seed(1)
+    core = make_core(name)
+    x = torch.randn(BATCH, 7, INPUT, dtype=torch.float64, requires_grad=True)
+    hx = random_hx(core).requires_grad_() if with_hx else None
+    inputs = [x, *list(core.parameters())] + ([hx] if with_hx else [])
+    results = []
+    for forward in (partial(core.forward_scan, space=space), core.forward_stepped):
+        out, h_n = forward(x, hx)
+        loss = (out * torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]).sum() + h_n.sum()
+        results.append((out, h_n, torch.autograd.grad(loss, inputs)))
+    (out_a, h_a, g_a), (out_b, h_b, g_b) = results
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
+    torch.testing.assert_close(h_a, h_b, rtol=0, atol=1e-10)
+    for ga, gb in zip(g_a, g_b, strict=True):
+        torch.testing.assert_close(ga, gb, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("space", ["linear", "log"])
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_scan_float32_at_t200(name, space):
+    """Float32 precision of each scan form over a long sequence, against float64."""
+    torch.manual_seed(2)
+    core = make_core(name, layers=1)
+    x = torch.randn(4, 200, INPUT, dtype=torch.float64)
+    expected, _ = core.forward_stepped(x)
+    got, _ = core.float().forward_scan(x.float(), space=space)
+    torch.testing.assert_close(got.double(), expected, rtol=2e-4, atol=1e-5)
+
+
+def test_the_scan_runs_in_linear_space_on_cpu_and_in_log_space_elsewhere(monkeypatch):
+    assert (default_space(torch.device("cpu")), default_space(torch.device("cuda"))) == (
+        "linear",
+        "log",
+    )
+    calls = []
+    real = mingru_cell.linear_recurrence
+    monkeypatch.setattr(
+        mingru_cell, "linear_recurrence", lambda *args: calls.append(1) or real(*args)
+    )
+    core = make_core("mingru", layers=2)
+    core.forward_scan(torch.randn(BATCH, 5, INPUT, dtype=torch.float64))
+    assert len(calls) == 2  # one per layer
+    core.forward_scan(torch.randn(BATCH, 5, INPUT, dtype=torch.float64), space="log")
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="scan space 'exp' is not one of linear, log"):
+        core.forward_scan(torch.randn(BATCH, 5, INPUT, dtype=torch.float64), space="exp")
+
+
+def test_scan_core_runs_the_scan_in_training_and_the_engine_with_probes():
+    assert issubclass(MODEL_REGISTRY["mingru"].cls, ScanRNN)
+    assert g_positive(torch.tensor([-1.0, 0.0, 2.0])).tolist() == pytest.approx(
+        [float(sigmoid(torch.tensor(-1.0))), 0.5, 2.5]
+    )
