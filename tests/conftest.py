@@ -111,3 +111,12 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig, dict, Path]]:
+    """One TINY run per model, (cfg, returned metrics, run dir) by model name: made once for
+    each test module that asks (test_compare.py has runs of its own)."""
+    from train_runs import trained_runs  # it imports this module: not at the top
+
+    return trained_runs(tmp_path_factory.mktemp("runs"))

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import DictConfig
 
 from seqnet.errors import CheckpointError
 from seqnet.gradients import load_gradients
@@ -21,14 +20,7 @@ from train_runs import (
     last_ckpt,
     scalars,
     tiny,
-    trained_runs,
 )
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig, dict, Path]]:
-    """One TINY run per model: (cfg, returned metrics, run dir)."""
-    return trained_runs(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import DictConfig
 
 from conftest import compose_config
 from seqnet.data.adding import AddingProblem
@@ -29,14 +28,7 @@ from train_runs import (
     last_ckpt,
     scalars,
     tiny,
-    trained_runs,
 )
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig, dict, Path]]:
-    """One TINY run per model: (cfg, returned metrics, run dir)."""
-    return trained_runs(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.parametrize("name", MODELS)
