@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqnet.config import CONFIG_DIR, CONFIG_NAME
 from seqnet.errors import SeqnetError, TrainingDiverged
 from seqnet.plugins import PluginError, load_plugins
-from seqnet.training.distributed import agree_on_run_time, leave_process_group
+from seqnet.training.distributed import agree_on_run_time, env_rank, leave_process_group
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted
 from seqnet.training.run_folder import ClaimRunFolder
@@ -56,7 +56,7 @@ def run(cfg: DictConfig) -> float:
         print(f"seqnet-train: error: {e}", file=sys.stderr)
         sys.exit(1)
     run_dir = Path(cfg.paths.run_dir)
-    if int(os.environ.get("RANK", "0")) > 0:
+    if env_rank() > 0:
         return metrics["val/loss"]  # under torchrun, rank 0 reports
     results = ", ".join(f"{k} {v:.5g}" for k, v in metrics.items() if "/" in k)
     log.info("finished at step %d: %s", metrics["step"], results)  # train.log keeps the result
@@ -106,7 +106,7 @@ def main() -> None:
         sys.exit(f"seqnet-train: error: {e}")
     ClaimRunFolder.command = "seqnet-train"  # a refused run folder: one line, exit status 1
     agree_on_run_time()  # under torchrun: one run directory for all ranks
-    if int(os.environ.get("RANK", "0")) > 0:
+    if env_rank() > 0:
         # Rank 0 writes the run's .hydra/ and train.log; the others only print.
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
     try:

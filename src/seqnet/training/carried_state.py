@@ -8,6 +8,7 @@ is saved in checkpoints, so a resumed run continues the streams bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor
@@ -17,8 +18,13 @@ from seqnet.data import Task
 State = Tensor | tuple[Tensor, ...]
 
 
+def map_state(fn: Callable[[Tensor], Tensor], state: State) -> State:
+    """``fn`` applied to the state's tensor, or to each tensor of an LSTM's (h, c)."""
+    return fn(state) if isinstance(state, Tensor) else tuple(fn(s) for s in state)
+
+
 def detach_state(state: State) -> State:
-    return state.detach() if isinstance(state, Tensor) else tuple(s.detach() for s in state)
+    return map_state(Tensor.detach, state)
 
 
 class CarriedState:
@@ -28,11 +34,7 @@ class CarriedState:
         self.task = task
         self.state: State | None = None
         if saved is not None:
-            self.state = (
-                saved.to(device)
-                if isinstance(saved, Tensor)
-                else tuple(s.to(device) for s in saved)
-            )
+            self.state = map_state(lambda s: s.to(device), saved)
 
     def initial(self, step: int) -> State | None:
         """The initial state of training batch ``step`` (None: zeros)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -55,8 +56,9 @@ def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
 RUNTIME_MODEL_KEYS = ("backend",)
 
 
-def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
-    """The checkpoint must hold the model (and optimizer) that this config builds."""
+def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
+    """The checkpoint at ``path`` (``ckpt_path=auto`` already resolved) must hold the model (and
+    optimizer) that this config builds."""
     saved = checkpoint["config"]
     for group in ("model", "optim"):
         current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
@@ -68,7 +70,7 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
             saved_target, current_target = saved[group].get("_target_"), current["_target_"]
             if saved_target != current_target:
                 raise CheckpointError(
-                    f"checkpoint {cfg.ckpt_path} was trained with {saved_target}, this run asks "
+                    f"checkpoint {path} was trained with {saved_target}, this run asks "
                     f"for {current_target}; choose the same optim=..."
                 )
             continue
@@ -78,7 +80,7 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
             )
             wanted = " ".join(f"{group}.{k}={saved_group.get(k)}" for k in diff)
             raise CheckpointError(
-                f"checkpoint {cfg.ckpt_path} holds a different {group} ({', '.join(diff)} "
+                f"checkpoint {path} holds a different {group} ({', '.join(diff)} "
                 f"differ); resume with the checkpoint's settings: {wanted}"
             )
 

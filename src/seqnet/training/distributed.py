@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -23,6 +23,7 @@ from torch import Tensor
 
 from seqnet.data.seeds import stream_seed
 from seqnet.errors import ConfigError
+from seqnet.training.carried_state import State
 
 #: Rank 0's clock at start-up, shared with every rank through the environment (see ``run_time``).
 ENV_RUN_TIME = "SEQNET_RUN_TIME"
@@ -48,6 +49,11 @@ class Ranks:
     @property
     def parallel(self) -> bool:
         return self.world_size > 1
+
+
+def env_rank() -> int:
+    """This process's global rank as torchrun sets it (0 outside torchrun)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def launched_by_torchrun() -> bool:
@@ -118,12 +124,13 @@ def shard(batch: B, ranks: Ranks) -> B:
     """
     if not ranks.parallel:
         return batch
-    rows = len(batch[0])
-    lo, hi = ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size
-    return type(batch)(*(t[lo:hi] if isinstance(t, Tensor) else t for t in batch))
+    rows = own_rows(len(batch[0]), ranks)
+    return type(batch)(*(t[rows] if isinstance(t, Tensor) else t for t in batch))
 
 
-State = Tensor | tuple[Tensor, ...]
+def own_rows(rows: int, ranks: Ranks) -> slice:
+    """This rank's equal share of ``rows`` batch rows."""
+    return slice(ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size)
 
 
 def state_rows(state: State | None, ranks: Ranks) -> State | None:
@@ -133,9 +140,7 @@ def state_rows(state: State | None, ranks: Ranks) -> State | None:
         return state
     if not isinstance(state, Tensor):
         return tuple(state_rows(s, ranks) for s in state)  # type: ignore[misc]
-    rows = state.shape[1]
-    lo, hi = ranks.rank * rows // ranks.world_size, (ranks.rank + 1) * rows // ranks.world_size
-    return state[:, lo:hi]
+    return state[:, own_rows(state.shape[1], ranks)]
 
 
 def gather_state_rows(state: State | None, ranks: Ranks) -> State | None:
@@ -152,8 +157,10 @@ def gather_state_rows(state: State | None, ranks: Ranks) -> State | None:
 
 def average_gradients(params: list[torch.nn.Parameter], ranks: Ranks) -> None:
     """Replace each gradient by its mean over the ranks (one all-reduce over all of them)."""
+    if not ranks.parallel:
+        return
     grads = [p.grad for p in params if p.grad is not None]
-    if not ranks.parallel or not grads:
+    if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
@@ -171,13 +178,5 @@ def agree_on_step(loss: Tensor, stop: bool, ranks: Ranks) -> tuple[float, bool]:
         return loss.item(), stop
     both = torch.stack([loss.detach().float(), torch.tensor(float(stop), device=loss.device)])
     dist.all_reduce(both)
-    return both[0].item() / ranks.world_size, bool(both[1].item() > 0)
-
-
-def broadcast(value: Any, ranks: Ranks) -> Any:
-    """Rank 0's ``value`` on every rank."""
-    if not ranks.parallel:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+    loss_sum, stops = both.tolist()  # one device sync
+    return loss_sum / ranks.world_size, stops > 0

@@ -41,7 +41,8 @@ class GradientMonitor:
         self.task = task
         self.writer = writer
         self.max_steps = max_steps
-        self.enabled = enabled and gcfg.every_n_steps > 0  # off on ranks other than 0
+        self.every = gcfg.every_n_steps
+        self.enabled = enabled and self.every > 0  # off on ranks other than 0
         self.quantities: list[str] = []
         self.probe_batch = None
         if self.enabled:
@@ -82,7 +83,7 @@ class GradientMonitor:
 
     def due(self, step: int) -> bool:
         """Measured before the update of ``step`` (so step 0 is the untrained model)."""
-        return self.enabled and step % self.cfg.every_n_steps == 0
+        return self.enabled and step % self.every == 0
 
     def measure(self, step: int) -> None:
         # Never in reduced precision, even if called inside an autocast region.

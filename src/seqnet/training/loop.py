@@ -79,7 +79,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Loaded on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
     checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
     if checkpoint is not None:
-        check_resumable(checkpoint, cfg)
+        check_resumable(checkpoint, cfg, ckpt_path)
         if in_place and (done := finished_metrics(checkpoint, run_dir, tcfg.max_steps)):
             return done
 
@@ -116,7 +116,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         writer.flush()
 
     # ---- the loop -------------------------------------------------------------------------
-    max_steps, clip = tcfg.max_steps, tcfg.clip_grad_norm
+    # Read once: an OmegaConf attribute lookup costs about 12 us, and these are used every step.
+    max_steps, clip, seed = tcfg.max_steps, tcfg.clip_grad_norm, cfg.seed
+    log_every, val_every = tcfg.log_every_n_steps, tcfg.val_every_n_steps
+    ckpt_every, jump_decades = tcfg.ckpt_every_n_steps, tcfg.grad_jump_decades
+    max_nonfinite = tcfg.max_nonfinite_steps
     params = [p for p in model.parameters() if p.requires_grad]
     consecutive_nonfinite, last_norm = 0, None
     val_metrics: dict[str, float] = {}
@@ -131,7 +135,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             if grads.due(step):
                 grads.measure(step)  # step 0 is measured before any update
 
-            x, y = shard(task.train_batch(cfg.seed, step), ranks)
+            x, y = shard(task.train_batch(seed, step), ranks)
             with precision.autocast():
                 pred, final_state = model(x, carried.initial(step), targets=y)
                 loss = task.loss(pred, y)
@@ -150,21 +154,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     counters.clipped_steps += 1
                 precision.step(optimizer)
                 carried.keep(step, final_state)
-                warn_on_jump(step + 1, last_norm, norm_value, tcfg.grad_jump_decades, clip)
+                warn_on_jump(step + 1, last_norm, norm_value, jump_decades, clip)
                 last_norm = norm_value
             else:  # skip the update; the weights stay those of the last good step
                 precision.skip()
                 carried.keep(step, None)
                 counters.nonfinite_steps += 1
                 consecutive_nonfinite += 1
-                if consecutive_nonfinite >= tcfg.max_nonfinite_steps:
+                if consecutive_nonfinite >= max_nonfinite:
                     writer.scalars({"train/nonfinite_steps": counters.nonfinite_steps}, step + 1)
                     writer.close()
                     raise diverged(consecutive_nonfinite, step + 1, ckpt_file)
 
             done = counters.step = step + 1
             throughput.tick()
-            if done % tcfg.log_every_n_steps == 0 or done == max_steps:
+            if done % log_every == 0 or done == max_steps:
                 rate = throughput.rate()
                 writer.scalars(
                     {
@@ -181,13 +185,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 progress.update(bar, loss=loss_value, rate=rate)
             progress.update(bar, completed=done)
 
-            if done % tcfg.val_every_n_steps == 0 or done == max_steps:
+            if done % val_every == 0 or done == max_steps:
                 with precision.autocast():
                     val_metrics = evaluate(model, task)
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
             if done == max_steps and grads.enabled:
                 grads.measure(done)  # the last step, after the final update
-            if done % tcfg.ckpt_every_n_steps == 0 or done == max_steps or stop:
+            if done % ckpt_every == 0 or done == max_steps or stop:
                 save(done)
             if stop and done < max_steps:  # preempted: checkpoint written, hand over
                 writer.close()
@@ -195,7 +199,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     # ---- finish -------------------------------------------------------------------------------
     if not val_metrics:  # resumed at or past max_steps: nothing trained, still report
-        val_metrics = evaluate(model, task, task.val_set())
+        with precision.autocast():  # as every other evaluation of this run
+            val_metrics = evaluate(model, task)
     final_step = max(counters.step, max_steps)
     with precision.autocast():
         test_metrics = evaluate_test_set(model, task, writer, final_step)

@@ -23,8 +23,8 @@ from typing import Any, NoReturn
 
 log = logging.getLogger(__name__)
 
-#: Signals that ask a training job to checkpoint and stop. submitit's own preemption signal
-#: (SIGUSR2 unless ``SUBMITIT_PREEMPT_SIGNAL`` says otherwise) is added while it has a handler.
+#: Signals that ask a training job to checkpoint and stop. submitit's preemption signal (SIGUSR2,
+#: submitit's default, which the slurm launcher config keeps) is added while it has a handler.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 Handler = Callable[[int, FrameType | None], Any] | int | None

@@ -35,7 +35,7 @@ from omegaconf import DictConfig
 from seqnet.atomic import atomic_write
 from seqnet.errors import ConfigError
 from seqnet.training.distributed import ENV_LAUNCH_ID
-from seqnet.training.resume import AUTO, own_checkpoint
+from seqnet.training.resume import checkpoint_to_resume
 
 OWNER_FILE = ".seqnet-run.json"
 #: What a run writes into its folder: a folder holding any of them belongs to some run.
@@ -82,11 +82,8 @@ def owner(folder: Path) -> dict[str, Any]:
 def continues(ckpt_path: str | os.PathLike[str] | None, folder: Path) -> bool:
     """Whether a run resuming from ``ckpt_path`` continues the run that owns ``folder``
     (``ckpt_path=auto`` resumes from the folder's own checkpoint when there is one)."""
-    if ckpt_path == AUTO:
-        return own_checkpoint(folder).is_file()
-    if not ckpt_path:
-        return False
-    return Path(ckpt_path).resolve().is_relative_to(folder.resolve())
+    checkpoint = checkpoint_to_resume(ckpt_path, folder)
+    return checkpoint is not None and checkpoint.resolve().is_relative_to(folder.resolve())
 
 
 def claim_new_name(path: str, ckpt_path: str | None = None) -> str:
