@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seqnet.models.cells.minlstm import MinLSTMCell
-from seqnet.models.registry import ModelConfig, register_model
+from seqnet.models.options import ScanConfig
+from seqnet.models.registry import register_model
 from seqnet.models.scan import ScanRNN
 
 
 @dataclass
-class MinLSTMConfig(ModelConfig):
+class MinLSTMConfig(ScanConfig):
     name: str = "minlstm"
-    # torch.compile the scan's elementwise math (training only; probes run eager): 1.3x faster
-    # training steps for minGRU on CPU here, after a one-off compile of a few seconds.
-    compile: bool = False
     # As for the LSTM family: the initial forget bias, and chrono initialisation (null = off).
     forget_bias: float = 1.0
     chrono_tmax: int | None = None

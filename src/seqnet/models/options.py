@@ -41,3 +41,12 @@ class LSTMFamilyConfig(GatedConfig):
     # Chrono initialisation (Tallec and Ollivier 2018): forget bias log(U[1, T_max - 1]), input
     # bias its negative; replaces forget_bias. null = off; e.g. the task's sequence length.
     chrono_tmax: int | None = None
+
+
+@dataclass
+class ScanConfig(ModelConfig):
+    """Options of the models trained with a scan (minGRU, minLSTM)."""
+
+    # torch.compile the scan's elementwise math (training only; the probes run eager): training
+    # steps 1.3x faster for minGRU on CPU here, after a one-off compile of a few seconds.
+    compile: bool = False

@@ -194,7 +194,7 @@ class ScanRNN(StepRNN):
         compile: bool = False,
         **cell_options: Any,
     ) -> None:
-        self.compile = compile
+        self.compile_scan = compile  # not self.compile: that is nn.Module.compile()
         super().__init__(
             type(self).cell_class,
             input_size,
@@ -228,7 +228,7 @@ class ScanRNN(StepRNN):
             if layer > 0 and self.dropout > 0.0 and self.training:
                 x = F.dropout(x, self.dropout, training=True)
             h0 = None if initial is None else initial[layer][0]
-            x = scan_function(type(cell), self.compile)(cell, x, h0, space)
+            x = scan_function(type(cell), self.compile_scan)(cell, x, h0, space)
             finals.append((x[:, -1],))
         output = x if self.batch_first else x.transpose(0, 1)
         return output, self._join_hidden(finals)

@@ -44,9 +44,9 @@ class Cell(nn.Module):
     #: Gate blocks that ``forget_bias`` and ``chrono_tmax`` write (None: the cell has none).
     forget_gate: ClassVar[int | None] = None
     input_gate: ClassVar[int | None] = None
-    #: ``weight_hh.t()`` made once for a whole pass by ``from_parameters`` (the engine's cells
-    #: live for one forward pass), rather than at every step; None: made at each step.
-    _weight_hh_t: Tensor | None = None
+    #: ``prepare_recurrent_weight()`` made once for a whole pass by ``from_parameters`` (the
+    #: engine's cells live for one forward pass), rather than at every step; None: made at each.
+    _recurrent_weight: Tensor | None = None
 
     def __init__(
         self,
@@ -138,13 +138,22 @@ class Cell(nn.Module):
             )
         for name, p in params.items():
             setattr(cell, name, p)
-        if cls.recurrent == "matrix":
-            cell._weight_hh_t = params["weight_hh"].t()
+        if cls.recurrent is not None:
+            prepared = cell.prepare_recurrent_weight()
+            if prepared is not cell.weight_hh:  # nothing to make when it is weight_hh itself
+                cell._recurrent_weight = prepared
         return cell
 
-    def weight_hh_t(self) -> Tensor:
-        """``weight_hh`` transposed, for ``h @ W_hh^T`` (see ``_weight_hh_t``)."""
-        return self.weight_hh.t() if self._weight_hh_t is None else self._weight_hh_t
+    def prepare_recurrent_weight(self) -> Tensor:
+        """The recurrent weight in the form a step uses it: ``weight_hh`` transposed, for
+        ``h @ W_hh^T``; a vector as it is (a cell that constrains it overrides this)."""
+        return self.weight_hh.t() if self.recurrent == "matrix" else self.weight_hh
+
+    def recurrent_weight(self) -> Tensor:
+        """``prepare_recurrent_weight()``, made once per pass (see ``_recurrent_weight``)."""
+        if self._recurrent_weight is None:
+            return self.prepare_recurrent_weight()
+        return self._recurrent_weight
 
     def initial_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> State:
         zeros = torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)

@@ -38,8 +38,8 @@ class GRUCell(Cell):
 
     def recurrent_input(self, h: Tensor) -> Tensor:
         if self.bias_hh is None:
-            return h @ self.weight_hh_t()
-        return torch.addmm(self.bias_hh, h, self.weight_hh_t())
+            return h @ self.recurrent_weight()
+        return torch.addmm(self.bias_hh, h, self.recurrent_weight())
 
     def update(self, x_proj: Tensor, h: Tensor, h_proj: Tensor) -> Tensor:
         """The GRU update from the projected input and the projected previous state."""

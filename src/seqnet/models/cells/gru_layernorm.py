@@ -43,5 +43,5 @@ class LayerNormGRUCell(GRUCell):
         return gates if self.bias_ih is None else gates + self.bias_ih
 
     def recurrent_input(self, h: Tensor) -> Tensor:
-        b = F.layer_norm(h @ self.weight_hh_t(), self.gain_hh.shape, self.gain_hh, eps=EPS)
+        b = F.layer_norm(h @ self.recurrent_weight(), self.gain_hh.shape, self.gain_hh, eps=EPS)
         return b if self.bias_hh is None else b + self.bias_hh

@@ -46,8 +46,8 @@ class IndRNNCell(Cell):
         super().reset_parameters()
         nn.init.uniform_(self.weight_hh, 0.0, 1.0)
 
-    def recurrent_weight(self) -> Tensor:
-        """u, clipped to [-2^(1/T), 2^(1/T)] with ``recurrent_max=T``."""
+    def prepare_recurrent_weight(self) -> Tensor:
+        """u, clipped to [-2^(1/T), 2^(1/T)] with ``recurrent_max=T`` (once per pass)."""
         if self.bound is None:
             return self.weight_hh
         return self.weight_hh.clamp(-self.bound, self.bound)

@@ -13,9 +13,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.cells.init import init_forget_bias
 
-__all__ = ["LSTMCell", "init_forget_bias"]
+__all__ = ["LSTMCell"]
 
 
 class LSTMCell(Cell):
@@ -54,7 +53,7 @@ class LSTMCell(Cell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        gates = torch.addmm(x_proj, h, self.weight_hh_t())
+        gates = torch.addmm(x_proj, h, self.recurrent_weight())
         # One sigmoid over all four blocks (the cell block's is unused) is cheaper than three.
         i, f, _, o = gates.sigmoid().chunk(4, dim=-1)
         H = self.hidden_size

@@ -23,7 +23,7 @@ class CIFGLSTMCell(LSTMCell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        gates = torch.addmm(x_proj, h, self.weight_hh_t())
+        gates = torch.addmm(x_proj, h, self.recurrent_weight())
         f, _, o = gates.sigmoid().chunk(3, dim=-1)
         H = self.hidden_size
         c_new = torch.lerp(gates[:, H : 2 * H].tanh(), c, f)  # f * c + (1 - f) * g

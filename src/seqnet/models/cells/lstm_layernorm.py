@@ -53,7 +53,9 @@ class LayerNormLSTMCell(LSTMCell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        recurrent = F.layer_norm(h @ self.weight_hh_t(), self.gain_hh.shape, self.gain_hh, eps=EPS)
+        recurrent = F.layer_norm(
+            h @ self.recurrent_weight(), self.gain_hh.shape, self.gain_hh, eps=EPS
+        )
         gates = x_proj + recurrent
         i, f, _, o = gates.sigmoid().chunk(4, dim=-1)
         H = self.hidden_size

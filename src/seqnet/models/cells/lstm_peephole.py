@@ -29,7 +29,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
-        a_i, a_f, a_g, a_o = torch.addmm(x_proj, h, self.weight_hh_t()).chunk(4, dim=-1)
+        a_i, a_f, a_g, a_o = torch.addmm(x_proj, h, self.recurrent_weight()).chunk(4, dim=-1)
         i = torch.addcmul(a_i, self.weight_ci, c).sigmoid()
         f = torch.addcmul(a_f, self.weight_cf, c).sigmoid()
         c_new = torch.addcmul(f * c, i, a_g.tanh())

@@ -48,4 +48,4 @@ class RNNCell(Cell):
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
-        return probed((self._act(torch.addmm(x_proj, h, self.weight_hh_t())),), probe)
+        return probed((self._act(torch.addmm(x_proj, h, self.recurrent_weight())),), probe)
