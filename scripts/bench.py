@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Speed benchmarks for seqnet: ratios of contenders timed side by side in one run.
 
-    python scripts/bench.py                 # the full run, about 8 minutes on 2 idle CPU cores
-    python scripts/bench.py --quick         # a smoke test, under two minutes
+    python scripts/bench.py                 # the full run: about 8 minutes on 2 idle CPU cores
+                                            # with native bfloat16, 20+ where it is emulated
+    python scripts/bench.py --quick         # a smoke test: 2 minutes, 6 where bfloat16 is emulated
     python scripts/bench.py --device cuda --json bench.json --strict
 
 Machines are shared and noisy, so every target is a ratio of two contenders measured in the same
