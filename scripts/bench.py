@@ -30,8 +30,10 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    faster at T=200; the other lengths for information).
 10. rnn / lstm / gru on the engine against the fused kernel on this device (information: what
     ``model.backend=auto`` should run here).
-11. ``torch.compile`` of the engine's LSTM step and of minGRU's scan against eager (information,
-    with the compile time).
+11. ``model.compile=true`` (``torch.compile``) of the engine's LSTM step, of a variant's step and
+    of minGRU's scan against eager (information, with the compile time).
+12. minGRU / minLSTM with the scan in linear space against log space on this device
+    (information: what ``seqnet.models.scan.default_space`` should pick here).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -65,6 +67,7 @@ from benchmarks.engine import bench_backends, bench_engine, bench_growth
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
 from benchmarks.precision import bench_precision
 from benchmarks.profiles import bench_profile
+from benchmarks.scan import bench_scan_space
 from benchmarks.training import bench_grad_log, bench_loop
 from benchmarks.workload import (
     BASELINE_NOTE,
@@ -138,8 +141,13 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
         False,
     ),
     "compile": (
-        "torch.compile on the engine and the scan (information)",
+        "model.compile on the engine and the scan (information)",
         lambda c: bench_compile(c.runs, c.settings, c.device),
+        False,
+    ),
+    "scan": (
+        "minGRU/minLSTM scan: linear vs log space on this device",
+        lambda c: bench_scan_space(c.runs, c.settings, c.device),
         False,
     ),
 }
@@ -152,6 +160,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument(
+        "--no-reuse-memory",
+        action="store_true",
+        help="leave glibc's malloc at its defaults (seqnet's trainer.reuse_cpu_memory=false)",
+    )
     p.add_argument(
         "--only",
         action="append",
@@ -171,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     # seqnet's train() does this too on CPU; set it before any tensor work so that the
     # hand-written loop (and every intra-op worker thread) runs under the same flag.
     torch.set_flush_denormal(True)
+    reuse_memory = False
+    if not args.no_reuse_memory:  # as train() does by default (trainer.reuse_cpu_memory)
+        from seqnet.training.device import reuse_cpu_memory
+
+        reuse_memory = reuse_cpu_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -186,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"seqnet benchmark ({'quick' if args.quick else 'full'}): device {device}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}\n"
+        f"{os.cpu_count()} CPUs, {platform.machine()}, "
+        f"CPU memory reuse (glibc malloc) {'on' if reuse_memory else 'off'}\n"
         f"workload: LSTM hidden {HIDDEN}, 1 layer, batch {BATCH}, T={SEQ_LEN}, adding problem, "
         f"Adam lr {LR:g}\n{BASELINE_NOTE}\n"
         "contenders interleaved (A B, B A, ...); medians over repeats\n"
@@ -237,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "cpus": os.cpu_count(),
+            "reuse_cpu_memory": reuse_memory,
             "settings": asdict(s),
             "wall_s": wall,
             "others_cpu_share": others,

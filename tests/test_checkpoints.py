@@ -78,6 +78,7 @@ def test_checkpoint_contents(tmp_path: Path) -> None:
         "zoneout": 0.0,
         "recurrent_init": "default",
         "backend": "auto",
+        "compile": False,
     }
     assert ckpt["config"]["paths"]["run_dir"] == str(tmp_path / "run")
     assert isinstance(ckpt["rng"]["torch"], torch.Tensor)

@@ -70,7 +70,15 @@ def test_default_config_values() -> None:
 @pytest.mark.parametrize(
     ("name", "extra"),
     [
-        ("rnn", {"nonlinearity": "tanh", "recurrent_init": "default", "backend": "auto"}),
+        (
+            "rnn",
+            {
+                "nonlinearity": "tanh",
+                "recurrent_init": "default",
+                "backend": "auto",
+                "compile": False,
+            },
+        ),
         (
             "lstm",
             {
@@ -79,9 +87,13 @@ def test_default_config_values() -> None:
                 "zoneout": 0.0,
                 "recurrent_init": "default",
                 "backend": "auto",
+                "compile": False,
             },
         ),
-        ("gru", {"zoneout": 0.0, "recurrent_init": "default", "backend": "auto"}),
+        (
+            "gru",
+            {"zoneout": 0.0, "recurrent_init": "default", "backend": "auto", "compile": False},
+        ),
     ],
 )
 def test_each_model_composes(name: str, extra: dict) -> None:

@@ -19,7 +19,15 @@ from seqnet.training.precision import MixedPrecision
 from subprocesses import scalar_series
 from train_runs import last_ckpt
 
-LEARN = [*TINY, "trainer.max_steps=40", "optim.lr=0.01", "grad_log.every_n_steps=20"]
+# On the CPU explicitly: probe_again rebuilds the task there, and generated data depends on the
+# device (a GPU machine's default device=auto trained on other sequences and failed this file).
+LEARN = [
+    *TINY,
+    "trainer.device=cpu",
+    "trainer.max_steps=40",
+    "optim.lr=0.01",
+    "grad_log.every_n_steps=20",
+]
 
 
 def probe_again(run_dir: Path, dtype: str, autocast: bool = False) -> dict[str, np.ndarray]:
@@ -103,3 +111,31 @@ def test_bf16_on_a_cpu_without_native_bfloat16_warns(monkeypatch, caplog, native
             "so PyTorch emulates it and training runs many times slower than with "
             "trainer.precision=32 (15-50x for an LSTM measured on such a CPU)"
         ]
+
+
+def test_a_loss_scale_overflow_is_not_a_nonfinite_step():
+    """16-mixed's GradScaler starts high and halves its scale at each overflow of the scaled
+    gradients. With a finite loss and a scale above 1 such a step is the scaler's (not counted
+    as non-finite by the loop); at a scale of 1 it is the model's. The 16-mixed scaler (a CUDA
+    one) is replaced by a CPU GradScaler from 4.0 so that the rule runs here on real overflows;
+    tests/test_cuda.py runs it in train() on a GPU."""
+    precision = MixedPrecision("32", torch.device("cpu"))
+    precision.scaler = torch.amp.GradScaler("cpu", init_scale=4.0)
+    weight = torch.nn.Parameter(torch.ones(1))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    # sqrt(w - 1) at w = 1: a finite loss (0) with an infinite gradient at every scale, so the
+    # scaler halves its scale each time, and at 1 the rule blames the model.
+    verdicts = []
+    for _ in range(3):
+        loss = (weight - 1).sqrt().sum()
+        optimizer.zero_grad()
+        precision.backward(loss)
+        precision.unscale(optimizer)
+        assert not torch.isfinite(weight.grad).all()
+        verdicts.append((precision.scale(), precision.scale_overflowed(loss.item())))
+        precision.skip()
+    assert verdicts == [(4.0, True), (2.0, True), (1.0, False)]
+    assert precision.scale_overflowed(float("nan")) is False
+    assert precision.scalars() == {"train/loss_scale": 0.5}
+    assert MixedPrecision("32", torch.device("cpu")).scalars() == {}
+    assert weight.item() == 1.0  # no update was taken

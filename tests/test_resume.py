@@ -178,3 +178,32 @@ def test_checkpoint_of_another_task_shape_is_one_line(first):
         "model is torch.Size([32, 3])); it was trained with data.name=adding: resume with that "
         "task"
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "device", "warns"),
+    [
+        (["model.num_layers=2", "model.dropout=0.3"], "cuda", True),
+        (["model.num_layers=2", "model.dropout=0.3", "model.backend=stepped"], "cuda", False),
+        (["model.num_layers=2"], "cuda", False),
+        (["model.num_layers=2", "model.dropout=0.3"], "cpu", False),
+    ],
+    ids=["cudnn_dropout", "engine_dropout", "no_dropout", "cpu"],
+)
+def test_resuming_with_cudnn_dropout_warns(caplog, overrides, device, warns):
+    """Only dropout inside cuDNN (a fused core on the GPU, between layers) cannot resume bit for
+    bit: tests/test_cuda.py showed the resumed weights differ there, and equal elsewhere. (The
+    device is only named here: the warning depends on where the core runs, not on a GPU.)"""
+    from seqnet.training.setup import warn_if_cudnn_dropout
+
+    cfg = compose_config([*TINY, "model=lstm", *overrides])
+    model = build_model(cfg.model, AddingProblem.spec)
+    with caplog.at_level(logging.WARNING, logger="seqnet.training.setup"):
+        warn_if_cudnn_dropout(model, torch.device(device))
+    expected = [
+        "model.dropout=0.3 between the layers of FusedLSTM runs inside cuDNN, whose dropout "
+        "masks a checkpoint cannot restore: this resumed run draws other masks than an "
+        "uninterrupted one would (from the same distribution). For a bit-exact resume on the "
+        "GPU use model.backend=stepped (the engine, with its own dropout)"
+    ]
+    assert [r.getMessage() for r in caplog.records] == (expected if warns else [])

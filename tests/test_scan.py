@@ -13,7 +13,13 @@ from seqnet.data.adding import AddingProblem
 from seqnet.models import MODEL_REGISTRY, build_model, log_linear_scan
 from seqnet.models.cells import mingru as mingru_cell
 from seqnet.models.cells.minlstm import MinLSTMCell
-from seqnet.models.scan import ScanRNN, default_space, linear_recurrence, scan_function
+from seqnet.models.scan import (
+    ScanRNN,
+    default_space,
+    linear_recurrence,
+    positive,
+    scan_function,
+)
 from test_variants import BATCH, INPUT, make_core, random_hx
 
 
@@ -87,9 +93,9 @@ def test_the_scan_runs_in_linear_space_on_cpu_and_in_log_space_elsewhere(monkeyp
         "log",
     )
     calls = []
-    real = mingru_cell.linear_recurrence
+    real = mingru_cell.linear_recurrence_time_major
     monkeypatch.setattr(
-        mingru_cell, "linear_recurrence", lambda *args: calls.append(1) or real(*args)
+        mingru_cell, "linear_recurrence_time_major", lambda *args: calls.append(1) or real(*args)
     )
     core = make_core("mingru", layers=2)
     core.forward_scan(torch.randn(BATCH, 5, INPUT, dtype=torch.float64))
@@ -127,3 +133,31 @@ def test_model_compile_trains_the_same_function():
         torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
     assert scan_function(MinLSTMCell, True) is scan_function(MinLSTMCell, True)  # compiled once
     assert scan_function(MinLSTMCell, False) is MinLSTMCell.scan
+
+
+def test_written_out_derivatives_equal_autograd():
+    """The hand-written backward passes (``positive``; minLSTM's linear-space gates) against
+    gradcheck's finite differences and against autograd through the plain formulas, float64,
+    on inputs from -80 (below LOW, where g is held) to 8, away from the kinks at LOW and 0."""
+    from seqnet.models.cells.minlstm import _LinearGates
+    from seqnet.models.scan import LOW
+
+    torch.manual_seed(0)
+    x = torch.cat([torch.linspace(-80, -61, 5), torch.linspace(-59, -0.1, 20), torch.rand(15) * 8])
+    x = x.double().requires_grad_()
+    assert torch.autograd.gradcheck(positive, (x,))
+    plain = x.clamp(min=0) + x.clamp(LOW, 0).sigmoid()
+    torch.testing.assert_close(positive(x), plain, rtol=0, atol=0)
+
+    ks = [(torch.randn(3, 4, 5, dtype=torch.float64) * 4).requires_grad_() for _ in range(3)]
+    assert torch.autograd.gradcheck(_LinearGates.apply, ks)
+    f, i = ks[0].sigmoid(), ks[1].sigmoid()
+    forget = f / (f + i)
+    reference = (forget, (1 - forget) * (ks[2].clamp(min=0) + ks[2].clamp(LOW, 0).sigmoid()))
+    got = _LinearGates.apply(*ks)
+    weights = [torch.randn_like(t) for t in got]
+    loss = sum((r * w).sum() for r, w in zip(reference, weights, strict=True))
+    expected = torch.autograd.grad(loss, ks)
+    actual = torch.autograd.grad(sum((g * w).sum() for g, w in zip(got, weights, strict=True)), ks)
+    for a, b in zip(actual, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)

@@ -168,4 +168,5 @@ def print_details(results: list[Result]) -> None:
             if isinstance(v, list) and v and isinstance(v[0], float):
                 fmt = "{:.1%}" if key == "others_cpu_share" else "{:.4g}"
                 v = " ".join(fmt.format(x) for x in v)
-            print(f"  {r.name[0]} {key}: {v}")
+            number = "" if r.name.startswith(" ") else r.name.split()[0]  # "7", "12"; "" below
+            print(f"  {number:>2} {key}: {v}")

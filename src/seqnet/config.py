@@ -92,6 +92,7 @@ class TrainerConfig:
     device: str = "auto"
     # Flush denormal floats to zero on CPU (see seqnet.training.device for why).
     flush_denormal: bool = True
+    reuse_cpu_memory: bool = True
     # Stop after this many consecutive steps whose loss or gradient is NaN/inf.
     max_nonfinite_steps: int = 10
     # A warning is logged when the gradient norm jumps by this many orders of magnitude.

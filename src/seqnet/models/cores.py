@@ -40,6 +40,8 @@ class CellStack:
     batch_first: bool
     dropout: float
     training: bool
+    compile_step: bool = False  # model.compile: torch.compile the step (not self.compile:
+    # that is nn.Module.compile())
 
     def cell_options(self) -> dict[str, Any]:
         """Constructor options of ``cell_class`` beyond (input_size, hidden_size, bias)."""
@@ -71,6 +73,7 @@ class CellStack:
             dropout=self.dropout,
             training=self.training,
             probes=probes,
+            compiled=self.compile_step,
         )
         if not self.batch_first:
             output = output.transpose(0, 1)
@@ -109,7 +112,9 @@ class FusedCore(CellStack):
     zoneout: float = 0.0
     hidden_size: int
 
-    def set_options(self, backend: str, recurrent_init: str, zoneout: float = 0.0) -> None:
+    def set_options(
+        self, backend: str, recurrent_init: str, zoneout: float = 0.0, compile: bool = False
+    ) -> None:
         """Store and check the shared options; call before the fused layer's ``__init__`` (its
         ``reset_parameters`` reads them)."""
         if backend not in BACKENDS:
@@ -121,6 +126,7 @@ class FusedCore(CellStack):
                 "is the fused kernel, which has no zoneout: set model.backend=auto (or stepped)"
             )
         self.backend, self.recurrent_init, self.zoneout = backend, recurrent_init, zoneout
+        self.compile_step = compile
 
     def runs_stepped(self, device: torch.device | str) -> bool:
         """Whether training on ``device`` runs on the engine (``backend`` resolved)."""
@@ -133,7 +139,16 @@ class FusedCore(CellStack):
         if getattr(self, "_announced", None) == device.type:
             return
         self._announced = device.type
-        path = "the step-by-step engine" if self.runs_stepped(device) else "the fused kernel"
+        stepped = self.runs_stepped(device)
+        path = "the step-by-step engine" if stepped else "the fused kernel"
+        if self.compile_step and not stepped:
+            log.warning(
+                "model.compile=true compiles the step-by-step engine, and %s runs on the fused "
+                "kernel on %s, so it changes nothing here; set model.backend=stepped to compile "
+                "the engine",
+                type(self).__name__,
+                device.type,
+            )
         log.info(
             "%s: model.backend=%s runs on %s on %s",
             type(self).__name__,
@@ -176,9 +191,14 @@ class FusedRNN(FusedCore, nn.RNN):
     cell_class = RNNCell
 
     def __init__(
-        self, *args: Any, recurrent_init: str = "default", backend: str = "auto", **kwargs: Any
+        self,
+        *args: Any,
+        recurrent_init: str = "default",
+        backend: str = "auto",
+        compile: bool = False,
+        **kwargs: Any,
     ) -> None:
-        self.set_options(backend, recurrent_init)
+        self.set_options(backend, recurrent_init, compile=compile)
         super().__init__(*args, **kwargs)
 
     def cell_options(self) -> dict[str, Any]:
@@ -196,9 +216,10 @@ class FusedLSTM(FusedCore, nn.LSTM):
         zoneout: float = 0.0,
         recurrent_init: str = "default",
         backend: str = "auto",
+        compile: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.set_options(backend, recurrent_init, zoneout)
+        self.set_options(backend, recurrent_init, zoneout, compile)
         self.forget_bias, self.chrono_tmax = forget_bias, chrono_tmax
         # The checks of the cell (chrono_tmax's range) before any work.
         LSTMCell(1, 1, device="meta", **self.cell_options())
@@ -222,9 +243,10 @@ class FusedGRU(FusedCore, nn.GRU):
         zoneout: float = 0.0,
         recurrent_init: str = "default",
         backend: str = "auto",
+        compile: bool = False,
         **kwargs: Any,
     ) -> None:
-        self.set_options(backend, recurrent_init, zoneout)
+        self.set_options(backend, recurrent_init, zoneout, compile)
         super().__init__(*args, **kwargs)
 
     def cell_options(self) -> dict[str, Any]:
@@ -247,10 +269,12 @@ class StepRNN(CellStack, nn.Module):
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
+        compile: bool = False,
         **cell_options: Any,
     ) -> None:
         super().__init__()
         self.cell_class = cell_class
+        self.compile_step = compile
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -272,6 +296,7 @@ class StepRNN(CellStack, nn.Module):
 
     def extra_repr(self) -> str:
         options = "".join(f", {k}={v}" for k, v in self._cell_options.items())
+        options += ", compile=True" if self.compile_step else ""
         return (
             f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}, "
             f"num_layers={self.num_layers}, batch_first={self.batch_first}{options}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seqnet.models.cells.indrnn import IndRNNCell
-from seqnet.models.registry import ModelConfig, register_model
+from seqnet.models.options import EngineConfig
+from seqnet.models.registry import register_model
 from seqnet.models.rnn import Nonlinearity
 
 
 @dataclass
-class IndRNNConfig(ModelConfig):
+class IndRNNConfig(EngineConfig):
     name: str = "indrnn"
     nonlinearity: Nonlinearity = Nonlinearity.relu
     # T: keep |u| <= 2^(1/T), so a unit's gradient grows at most 2x over T steps; null = off.

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seqnet.models.cells.irnn import IRNNCell
-from seqnet.models.registry import ModelConfig, register_model
+from seqnet.models.options import EngineConfig
+from seqnet.models.registry import register_model
 
 
 @dataclass
-class IRNNConfig(ModelConfig):
+class IRNNConfig(EngineConfig):
     name: str = "irnn"
 
 

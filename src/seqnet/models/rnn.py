@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from seqnet.models.cores import FusedRNN
-from seqnet.models.options import Backend, RecurrentInit
-from seqnet.models.registry import ModelConfig, register_model
+from seqnet.models.options import Backend, EngineConfig, RecurrentInit
+from seqnet.models.registry import register_model
 
 
 class Nonlinearity(Enum):
@@ -17,7 +17,7 @@ class Nonlinearity(Enum):
 
 
 @dataclass
-class RNNConfig(ModelConfig):
+class RNNConfig(EngineConfig):
     name: str = "rnn"
     nonlinearity: Nonlinearity = Nonlinearity.tanh
     recurrent_init: RecurrentInit = RecurrentInit.default

@@ -171,12 +171,18 @@ def average_gradients(params: list[torch.nn.Parameter], ranks: Ranks) -> None:
         offset += g.numel()
 
 
-def agree_on_step(loss: Tensor, stop: bool, ranks: Ranks) -> tuple[float, bool]:
-    """The global batch's loss (mean of the ranks' losses over equal slices) and whether any
-    rank was asked to stop: every rank then takes the same decisions (skip, stop)."""
+def agree_on_step(
+    loss: Tensor, grad_norm: Tensor, stop: bool, ranks: Ranks
+) -> tuple[float, float, bool]:
+    """The global batch's loss (mean of the ranks' losses over equal slices), the gradient norm
+    (of the averaged gradients: the same on every rank) and whether any rank was asked to stop:
+    every rank then takes the same decisions (skip, clip, stop). One device sync for all three:
+    on a GPU each ``.item()`` waits until the device has finished all the work queued."""
     if not ranks.parallel:
-        return loss.item(), stop
-    both = torch.stack([loss.detach().float(), torch.tensor(float(stop), device=loss.device)])
+        # float64 holds every float32 (and bfloat16) value exactly: these are .item()'s values.
+        loss_value, norm_value = torch.stack([loss.detach().double(), grad_norm.double()]).tolist()
+        return loss_value, norm_value, stop
+    both = torch.stack([loss.detach().double(), torch.tensor(float(stop), device=loss.device)])
     dist.all_reduce(both)
-    loss_sum, stops = both.tolist()  # one device sync
-    return loss_sum / ranks.world_size, stops > 0
+    loss_sum, stops, norm_value = torch.cat([both, grad_norm.double().view(1)]).tolist()
+    return loss_sum / ranks.world_size, norm_value, stops > 0

@@ -144,8 +144,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             average_gradients(params, ranks)
             precision.unscale(optimizer)
             grad_norm = get_total_norm([p.grad for p in params if p.grad is not None])
-            loss_value, stop = agree_on_step(loss, signals.requested, ranks)
-            norm_value = grad_norm.item()
+            loss_value, norm_value, stop = agree_on_step(loss, grad_norm, signals.requested, ranks)
 
             if math.isfinite(loss_value) and math.isfinite(norm_value):
                 consecutive_nonfinite = 0
@@ -156,6 +155,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 carried.keep(step, final_state)
                 warn_on_jump(step + 1, last_norm, norm_value, jump_decades, clip)
                 last_norm = norm_value
+            elif precision.scale_overflowed(loss_value):  # 16-mixed: the scaler lowers its scale
+                precision.skip()
+                carried.keep(step, final_state)  # the forward pass was finite
             else:  # skip the update; the weights stay those of the last good step
                 precision.skip()
                 carried.keep(step, None)
@@ -179,6 +181,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                         "train/nonfinite_steps": counters.nonfinite_steps,
                         "train/lr": optimizer.param_groups[0]["lr"],
                         "train/steps_per_sec": rate,
+                        **precision.scalars(),
                     },
                     done,
                 )

@@ -16,6 +16,7 @@ from seqnet.errors import ConfigError
 from seqnet.logging.hparams import all_metric_tags, flat_hparams
 from seqnet.logging.tensorboard import NullWriter, RunWriter
 from seqnet.models import Model, build_model
+from seqnet.models.cores import FusedCore
 from seqnet.training.checkpoint import model_mismatch
 from seqnet.training.device import configure_cpu, configure_threads, resolve_device
 from seqnet.training.distributed import Ranks
@@ -41,7 +42,7 @@ def setup_device(tcfg: DictConfig, ranks: Ranks) -> torch.device:
     if device.type == "cuda" and device.index is None and ranks.parallel:
         device = torch.device("cuda", ranks.local_rank)
     if device.type == "cpu":
-        configure_cpu(tcfg.flush_denormal)
+        configure_cpu(tcfg.flush_denormal, tcfg.reuse_cpu_memory)
     configure_threads(tcfg.threads)
     return device
 
@@ -84,11 +85,33 @@ def restore(
     if precision is not None:
         precision.load_state_dict(checkpoint.get("grad_scaler", {}))
     set_rng_state(checkpoint["rng"])
+    warn_if_cudnn_dropout(model, next(model.parameters()).device)
     return Counters(
         step=int(checkpoint["step"]),
         nonfinite_steps=int(checkpoint.get("nonfinite_steps", 0)),
         clipped_steps=int(checkpoint.get("clipped_steps", 0)),
     )
+
+
+def warn_if_cudnn_dropout(model: torch.nn.Module, device: torch.device) -> None:
+    """On resume: dropout between the layers of a fused core on the GPU is cuDNN's, drawn from
+    a random state inside cuDNN that no checkpoint holds (it is seeded again from the restored
+    CUDA generator), so the resumed run draws other masks than the uninterrupted run would.
+    Everything else resumes bit for bit (tests/test_cuda.py); the engine's dropout does too."""
+    if device.type != "cuda":
+        return
+    for core in model.modules():
+        fused = isinstance(core, FusedCore) and not core.runs_stepped(device)
+        if fused and core.dropout > 0 and core.num_layers > 1:
+            log.warning(
+                "model.dropout=%g between the layers of %s runs inside cuDNN, whose dropout "
+                "masks a checkpoint cannot restore: this resumed run draws other masks than an "
+                "uninterrupted one would (from the same distribution). For a bit-exact resume "
+                "on the GPU use model.backend=stepped (the engine, with its own dropout)",
+                core.dropout,
+                type(core).__name__,
+            )
+            return
 
 
 def open_writer(

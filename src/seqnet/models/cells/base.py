@@ -180,7 +180,12 @@ class Cell(nn.Module):
         if not self.zoneout:
             return new
         if self.training:
-            keep = torch.empty_like(new).bernoulli_(self.zoneout)
+            if torch.compiler.is_compiling():
+                # model.compile: inductor (torch 2.13, CPU) drops an in-place bernoulli_ on a
+                # fresh tensor and reads the uninitialised mask (NaN); this form compiles right.
+                keep = torch.bernoulli(torch.full_like(new, self.zoneout))
+            else:
+                keep = torch.empty_like(new).bernoulli_(self.zoneout)
             return torch.lerp(new, previous, keep)
         return torch.lerp(new, previous, self.zoneout)
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from seqnet.models.cells.base import Cell, State, probed
 from seqnet.models.scan import (
     block_linear,
-    linear_recurrence,
+    linear_recurrence_time_major,
     log_positive,
     positive,
     scan_with_decay,
@@ -59,10 +59,11 @@ class MinGRUCell(Cell):
         """All h_t for x (batch, time, input) at once, with a_t = 1 - z_t, b_t = z_t * g(k_h).
         In log space: log a_t = -softplus(k_z) and log b_t = log z_t + log g(k_h), with
         log z_t = k_z - softplus(k_z)."""
-        k_z, k_h = self.gate_inputs(x)
-        if space == "linear":
+        if space == "linear":  # gates made time-major, the recurrence loop's layout
+            k_z, k_h = self.gate_inputs(x.transpose(0, 1))
             z = k_z.sigmoid()
-            return linear_recurrence(1 - z, z * positive(k_h), h0)
+            return linear_recurrence_time_major(1 - z, z * positive(k_h), h0).transpose(0, 1)
+        k_z, k_h = self.gate_inputs(x)
         minus_log_a = F.softplus(k_z)
         decay = minus_log_a.cumsum(dim=1)
         return scan_with_decay(decay, k_z + log_positive(k_h) + (decay - minus_log_a), h0)

@@ -14,14 +14,17 @@ scan) or in linear space (a vectorised time loop, faster on CPU), the same funct
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
 from seqnet.models.scan import (
+    LOW,
     block_linear,
-    linear_recurrence,
+    linear_recurrence_time_major,
     log_positive,
     positive,
     scan_with_decay,
@@ -69,12 +72,55 @@ class MinLSTMCell(Cell):
         """All h_t for x (batch, time, input) at once, with a_t = f', b_t = i' * g(k_h). In log
         space, with d = log i - log f = softplus(-k_f) - softplus(-k_i): log f' = -softplus(d),
         log i' = d - softplus(d)."""
+        if space == "linear":  # gates made time-major, the recurrence loop's layout
+            gates = block_linear(x.transpose(0, 1), self.weight_ih, self.bias_ih, self.gate_count)
+            forget, b = linear_gates(*gates)
+            return linear_recurrence_time_major(forget, b, h0).transpose(0, 1)
         k_f, k_i, k_h = block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
-        if space == "linear":
-            f, i = k_f.sigmoid(), k_i.sigmoid()
-            forget = f / (f + i)
-            return linear_recurrence(forget, (1 - forget) * positive(k_h), h0)
         d = F.softplus(-k_f) - F.softplus(-k_i)
         minus_log_f = F.softplus(d)
         decay = minus_log_f.cumsum(dim=1)
         return scan_with_decay(decay, d + log_positive(k_h) + (decay - minus_log_f), h0)
+
+
+def linear_gates(k_f: Tensor, k_i: Tensor, k_h: Tensor) -> tuple[Tensor, Tensor]:
+    """(a_t, b_t) = (f', i' * g(k_h)) from the gate pre-activations: ``_LinearGates``, or,
+    compiled (``model.compile``), the plain formulas, which inductor fuses itself (see
+    ``scan.positive`` for why compiled code avoids the written-out backward)."""
+    if torch.compiler.is_compiling():
+        f, i = k_f.sigmoid(), k_i.sigmoid()
+        forget = f / (f + i)
+        return forget, (1 - forget) * positive(k_h)
+    return _LinearGates.apply(k_f, k_i, k_h)
+
+
+class _LinearGates(torch.autograd.Function):
+    """(k_f, k_i, k_h) -> (a_t, b_t) = (f', i' * g(k_h)) for the linear-space scan, with the
+    derivatives written out: with w = (dL/da - dL/db * g) * f' * i',
+
+        dL/dk_f = w * (1 - f)    dL/dk_i = -w * (1 - i)    dL/dk_h = dL/db * i' * g'(k_h)
+
+    which takes 10 passes over the gate tensors where autograd's chain of sigmoids, division
+    and clamps took about 20 (a minLSTM training step took 0.92x of the time here). Checked
+    against autograd by the scan tests (1e-10 in float64, gradients included)."""
+
+    @staticmethod
+    def forward(ctx: Any, k_f: Tensor, k_i: Tensor, k_h: Tensor) -> tuple[Tensor, Tensor]:
+        f, i = k_f.sigmoid(), k_i.sigmoid()
+        total = f + i
+        forget, keep_new = f / total, i / total  # f', i' = 1 - f'
+        s = k_h.clamp(LOW, 0).sigmoid_()  # g(k_h) = relu(k_h) + sigmoid(min(k_h, 0))
+        g = k_h.clamp(min=0).add_(s)
+        ctx.save_for_backward(f, i, forget, keep_new, g, s, k_h >= 0)
+        return forget, keep_new.mul(g)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_a: Tensor, grad_b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        f, i, forget, keep_new, g, s, nonneg = ctx.saved_tensors
+        w = torch.addcmul(grad_a, grad_b, g, value=-1).mul_(forget).mul_(keep_new)
+        grad_k_f = torch.addcmul(w, w, f, value=-1)
+        grad_k_i = torch.mul(w, i).sub_(w)
+        slope = torch.addcmul(s, s, s, value=-1).mul_(grad_b)  # sigmoid' below 0
+        grad_k_h = torch.where(nonneg, grad_b, slope).mul_(keep_new)
+        return grad_k_f, grad_k_i, grad_k_h
