@@ -184,7 +184,7 @@ def test_model_compile_runs_the_compiled_step_with_eager_probes():
     from torch._dynamo.utils import counters
 
     from seqnet.models.cells.lstm_layernorm import LayerNormLSTMCell
-    from seqnet.models.engine import step_function
+    from seqnet.models.engine import cell_method
 
     torch._dynamo.reset()
     counters.clear()
@@ -210,8 +210,9 @@ def test_model_compile_runs_the_compiled_step_with_eager_probes():
     # Layer 0 (input 32) and layer 1 (input 6) each get one graph; nothing more after pass 1.
     assert graphs == 2
     assert counters["stats"]["unique_graphs"] == graphs  # the probed pass compiled nothing
-    assert step_function(LayerNormLSTMCell, True) is step_function(LayerNormLSTMCell, True)
-    assert step_function(LayerNormLSTMCell, False) is LayerNormLSTMCell.step
+    compiled = cell_method(LayerNormLSTMCell, "step", True)
+    assert cell_method(LayerNormLSTMCell, "step", True) is compiled
+    assert cell_method(LayerNormLSTMCell, "step", False) is LayerNormLSTMCell.step
 
 
 @pytest.mark.slow
@@ -220,7 +221,7 @@ def test_zoneout_in_a_compiled_step_keeps_a_fraction_zoneout_of_the_units():
     the eager numbers): every unit of the new state is either its previous value or the new
     one, and the fraction kept is zoneout (0.3 +- 0.03 over 4096 units, 4 standard errors).
     Before the compile-safe mask in ``Cell.zone`` the compiled step returned NaN."""
-    from seqnet.models.engine import step_function
+    from seqnet.models.engine import cell_method
 
     torch.manual_seed(0)
     cell = LSTMCell(4, 64, zoneout=0.3).double().train()
@@ -229,7 +230,7 @@ def test_zoneout_in_a_compiled_step_keeps_a_fraction_zoneout_of_the_units():
     eager = LSTMCell(4, 64).double()
     eager.load_state_dict(cell.state_dict())
     h_new, c_new = LSTMCell.step(eager, x, state)  # no zoneout: the new values
-    h, c = step_function(LSTMCell, True)(cell, x, state, None)
+    h, c = cell_method(LSTMCell, "step", True)(cell, x, state, None)
     for zoned, previous, new in ((h, state[0], h_new), (c, state[1], c_new)):
         kept = zoned == previous
         assert torch.all(kept | torch.isclose(zoned, new, rtol=1e-12, atol=0))  # (fused rounding)

@@ -13,12 +13,12 @@ from seqnet.data.adding import AddingProblem
 from seqnet.models import MODEL_REGISTRY, build_model, log_linear_scan
 from seqnet.models.cells import mingru as mingru_cell
 from seqnet.models.cells.minlstm import MinLSTMCell
+from seqnet.models.engine import cell_method
 from seqnet.models.scan import (
     ScanRNN,
     default_space,
     linear_recurrence,
     positive,
-    scan_function,
 )
 from test_variants import BATCH, INPUT, make_core, random_hx
 
@@ -131,8 +131,9 @@ def test_model_compile_trains_the_same_function():
     torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-12)
     for a, b in zip(g_a, g_b, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
-    assert scan_function(MinLSTMCell, True) is scan_function(MinLSTMCell, True)  # compiled once
-    assert scan_function(MinLSTMCell, False) is MinLSTMCell.scan
+    compiled = cell_method(MinLSTMCell, "scan", True)
+    assert cell_method(MinLSTMCell, "scan", True) is compiled  # compiled once
+    assert cell_method(MinLSTMCell, "scan", False) is MinLSTMCell.scan
 
 
 def test_written_out_derivatives_equal_autograd():

@@ -40,8 +40,9 @@ class CellStack:
     batch_first: bool
     dropout: float
     training: bool
-    compile_step: bool = False  # model.compile: torch.compile the step (not self.compile:
-    # that is nn.Module.compile())
+    # model.compile: torch.compile what the core trains with (each cell's step on the engine, the
+    # scan of a ScanRNN). Not self.compile: that is nn.Module.compile().
+    compiled: bool = False
 
     def cell_options(self) -> dict[str, Any]:
         """Constructor options of ``cell_class`` beyond (input_size, hidden_size, bias)."""
@@ -73,7 +74,7 @@ class CellStack:
             dropout=self.dropout,
             training=self.training,
             probes=probes,
-            compiled=self.compile_step,
+            compiled=self.compiled,
         )
         if not self.batch_first:
             output = output.transpose(0, 1)
@@ -126,7 +127,7 @@ class FusedCore(CellStack):
                 "is the fused kernel, which has no zoneout: set model.backend=auto (or stepped)"
             )
         self.backend, self.recurrent_init, self.zoneout = backend, recurrent_init, zoneout
-        self.compile_step = compile
+        self.compiled = compile
 
     def runs_stepped(self, device: torch.device | str) -> bool:
         """Whether training on ``device`` runs on the engine (``backend`` resolved)."""
@@ -141,7 +142,7 @@ class FusedCore(CellStack):
         self._announced = device.type
         stepped = self.runs_stepped(device)
         path = "the step-by-step engine" if stepped else "the fused kernel"
-        if self.compile_step and not stepped:
+        if self.compiled and not stepped:
             log.warning(
                 "model.compile=true compiles the step-by-step engine, and %s runs on the fused "
                 "kernel on %s, so it changes nothing here; set model.backend=stepped to compile "
@@ -274,7 +275,7 @@ class StepRNN(CellStack, nn.Module):
     ) -> None:
         super().__init__()
         self.cell_class = cell_class
-        self.compile_step = compile
+        self.compiled = compile
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -296,7 +297,7 @@ class StepRNN(CellStack, nn.Module):
 
     def extra_repr(self) -> str:
         options = "".join(f", {k}={v}" for k, v in self._cell_options.items())
-        options += ", compile=True" if self.compile_step else ""
+        options += ", compile=True" if self.compiled else ""
         return (
             f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}, "
             f"num_layers={self.num_layers}, batch_first={self.batch_first}{options}"

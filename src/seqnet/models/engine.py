@@ -59,7 +59,7 @@ def unroll(
     Returns the top layer's outputs (batch, time, hidden) and each layer's final state. With
     ``probes``, each state ``s`` of layer ``l`` gets a probe named ``"{s}_l{l}"`` of shape
     (time, batch, hidden). Dropout is applied between layers, as in ``torch.nn.LSTM``.
-    ``compiled`` runs each cell's step ``torch.compile``d (``step_function``), except with
+    ``compiled`` runs each cell's step ``torch.compile``d (``cell_method``), except with
     probes: they always run the eager step.
     """
     batch, steps = x.shape[0], x.shape[1]
@@ -79,7 +79,7 @@ def unroll(
                 ).unbind(0)
                 for name in cell.state_names
             ]
-        step = step_function(type(cell), compiled and probes is None)
+        step = cell_method(type(cell), "step", compiled and probes is None)
         outputs = []
         for t in range(steps):
             probe = None if state_probes is None else tuple(p[t] for p in state_probes)
@@ -92,17 +92,20 @@ def unroll(
     return layer_input, finals
 
 
-_compiled_steps: dict[type, Callable[..., State]] = {}
+_compiled_methods: dict[tuple[type, str], Callable[..., object]] = {}
 
 
-def step_function(cell_class: type[Cell], compiled: bool) -> Callable[..., State]:
-    """``cell_class.step``, or (``model.compile=true``) its ``torch.compile``d version, compiled
-    once per cell class and process on first use. Compiling fuses a step's elementwise gate
-    math into a few kernels: on an H200 an LSTM training step on the engine took 0.84x of the
-    eager time (first step 3.9 s); on the 2-core development CPU it took 1.08x (slower), where
-    the eager step is not dominated by kernel launches (``scripts/bench.py --only compile``)."""
+def cell_method(cell_class: type[Cell], name: str, compiled: bool) -> Callable[..., object]:
+    """``cell_class.<name>`` (``step``, or a scan cell's ``scan``), or (``model.compile=true``)
+    its ``torch.compile``d version, compiled once per cell class and process on first use.
+    Compiling fuses the elementwise gate math into a few kernels: on an H200 an LSTM training
+    step on the engine took 0.84x of the eager time (first step 3.9 s); on the 2-core
+    development CPU it took 1.08x (slower), where the eager step is not dominated by kernel
+    launches, and minGRU's scan 0.90x (``scripts/bench.py --only compile``)."""
+    method = getattr(cell_class, name)
     if not compiled:
-        return cell_class.step
-    if cell_class not in _compiled_steps:
-        _compiled_steps[cell_class] = torch.compile(cell_class.step)
-    return _compiled_steps[cell_class]
+        return method
+    key = (cell_class, name)
+    if key not in _compiled_methods:
+        _compiled_methods[key] = torch.compile(method)
+    return _compiled_methods[key]

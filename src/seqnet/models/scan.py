@@ -28,7 +28,6 @@ float64, gradients included).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -36,7 +35,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cores import Hidden, StepRNN
-from seqnet.models.engine import Probes
+from seqnet.models.engine import Probes, cell_method
 
 #: How ``ScanRNN`` computes a scan: "linear" (``linear_recurrence``) or "log" (the paper's).
 SPACES = ("linear", "log")
@@ -218,28 +217,12 @@ class ScanRNN(StepRNN):
     MinGRUCell``; it has the ``torch.nn.LSTM`` constructor.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        compile: bool = False,
-        **cell_options: Any,
-    ) -> None:
-        self.compile_scan = compile  # not self.compile: that is nn.Module.compile()
-        super().__init__(
-            type(self).cell_class,
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            **cell_options,
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``StepRNN``'s constructor without its first argument, the cell class (that is
+        ``cell_class``): (input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        compile, cell options), as ``torch.nn.LSTM`` plus ``compile``, which here compiles the
+        scan."""
+        super().__init__(type(self).cell_class, *args, **kwargs)
 
     def forward(
         self, input: Tensor, hx: Hidden | None = None, probes: Probes | None = None
@@ -263,23 +246,7 @@ class ScanRNN(StepRNN):
             if layer > 0 and self.dropout > 0.0 and self.training:
                 x = F.dropout(x, self.dropout, training=True)
             h0 = None if initial is None else initial[layer][0]
-            x = scan_function(type(cell), self.compile_scan)(cell, x, h0, space)
+            x = cell_method(type(cell), "scan", self.compiled)(cell, x, h0, space)
             finals.append((x[:, -1],))
         output = x if self.batch_first else x.transpose(0, 1)
         return output, self._join_hidden(finals)
-
-
-_compiled_scans: dict[type, Callable[..., Tensor]] = {}
-
-
-def scan_function(cell_class: type, compiled: bool) -> Callable[..., Tensor]:
-    """``cell_class.scan``, or (``model.compile=true``) its ``torch.compile``d version, compiled
-    once per cell class and process on first use (4 s for minGRU here; the time loop of
-    ``linear_recurrence`` stays eager). Compiling fuses the elementwise gate math around the
-    loop: a minGRU training step took 0.90x of the eager time on CPU here. The gradient probes
-    always run the eager sequential step."""
-    if not compiled:
-        return cell_class.scan
-    if cell_class not in _compiled_scans:
-        _compiled_scans[cell_class] = torch.compile(cell_class.scan)
-    return _compiled_scans[cell_class]
