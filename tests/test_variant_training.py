@@ -236,6 +236,16 @@ def test_backends_share_parameters_and_results(name):
     torch.testing.assert_close(stepped(x)[0], fused(x)[0], rtol=0, atol=1e-10)
 
 
+def test_backend_auto_runs_the_measured_faster_path_per_device():
+    """The GRU's kernel beat the fused nn.GRU on CPU; the fused kernels won everywhere else."""
+    spec = build_task({"name": "adding", "seq_len": 6, "val_size": 4}).spec
+    runs = {
+        name: [build_model({"name": name}, spec).core.runs_stepped(d) for d in ("cpu", "cuda")]
+        for name in ("rnn", "lstm", "gru")
+    }
+    assert runs == {"rnn": [False, False], "lstm": [False, False], "gru": [True, False]}
+
+
 def test_a_checkpoint_resumes_on_another_backend(make_cfg):
     first = make_cfg("model=gru", "model.backend=fused", "trainer.max_steps=3", run="fused")
     train(first)

@@ -237,6 +237,9 @@ class FusedLSTM(FusedCore, nn.LSTM):
 
 class FusedGRU(FusedCore, nn.GRU):
     cell_class = GRUCell
+    # The GRU's whole-sequence kernel trained at 0.77-0.78x the fused nn.GRU's step time on the
+    # 2-core development CPU (scripts/bench.py --only backends); cuDNN is faster on GPU.
+    engine_faster_on = frozenset({"cpu"})
 
     def __init__(
         self,

@@ -5,6 +5,12 @@ with respect to an intermediate state is not reachable from outside. The engine 
 weights as an explicit Python loop, which gives every cell variant a forward pass and lets
 ``Probes`` add a zero tensor to each state: the probe's gradient is then exactly the total
 derivative of the loss with respect to that state (through later timesteps and upper layers).
+
+Training needs no probes, so there a cell that has a whole-sequence kernel (``Cell.sequence``:
+the LSTM and GRU cells and their peephole and layer-norm variants) runs the layer in one
+autograd node with its backward written out, which on a 2-core CPU took the LSTM's training
+step from 1.7-1.9x to 1.4-1.5x of the fused ``nn.LSTM``'s; the tests check every kernel against
+the cell's ``step`` to 1e-10 in float64.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State
+from seqnet.models.cells.base import Cell, State, has_sequence_kernel
 
 
 class Probes:
@@ -65,8 +71,20 @@ def unroll(
     batch, steps = x.shape[0], x.shape[1]
     layer_input = x
     finals: list[State] = []
+    # A cell's whole-sequence kernel (``Cell.sequence``) trains where nothing needs the states as
+    # nodes of the autograd graph (probes), the step is not compiled, and autocast (which casts
+    # per operation) is off.
+    kernels = probes is None and not compiled and not torch.is_autocast_enabled(x.device.type)
     for layer, cell in enumerate(cells):
         state = hx[layer] if hx is not None else cell.initial_state(batch, x.device, x.dtype)
+        if kernels and has_sequence_kernel(cell):
+            # Time-major: each step's slice of the projected input is then contiguous.
+            outputs, state = cell.sequence(layer_input.transpose(0, 1), state)
+            layer_input = outputs.transpose(0, 1)
+            if dropout > 0.0 and training and layer < len(cells) - 1:
+                layer_input = F.dropout(layer_input, dropout, training=True)
+            finals.append(state)
+            continue
         # unbind, not x_proj[:, t]: indexing a tensor that requires grad makes every step's
         # backward allocate and fill a zero tensor of the whole sequence (O(T^2) work).
         inputs = cell.project_input(layer_input).unbind(1)

@@ -53,9 +53,13 @@ def configure_cpu(flush_denormal: bool, reuse_memory: bool = True) -> None:
 
 
 # glibc's mallopt parameters (malloc.h).
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4
 #: Blocks up to this size come from the heap rather than from a fresh mmap (glibc's maximum).
 MMAP_THRESHOLD = 32 << 20
+#: How many blocks may be served by mmap at once: none, so blocks above the 32 MiB threshold
+#: (the engine's whole-sequence buffers at T=800, oneDNN's LSTM workspace) come from the heap
+#: too and are reused, instead of being mapped, faulted in and unmapped at every step.
+MMAP_MAX = 0
 #: The heap keeps up to this much free memory at its top instead of giving it back to the OS,
 #: and grows by this much more than asked.
 TRIM_THRESHOLD, TOP_PAD = 1 << 30, 256 << 20
@@ -70,9 +74,13 @@ def reuse_cpu_memory() -> bool:
     on the 2-core development machine (``scripts/bench.py --only growth``, five runs with and
     five without, alternating; the machine is noisy): the engine LSTM's worst deviation from a
     line through T=100-800 was 1.005-1.029x with it and 1.018-1.148x without, and at T=800 the
-    fused GRU over minGRU/minLSTM averaged 3.9x/2.7x with it, 3.6x/2.4x without. The process
-    keeps its peak memory, as PyTorch's CUDA allocator does on the GPU. False where the C
-    library is not glibc (nothing changed then).
+    fused GRU over minGRU/minLSTM averaged 3.9x/2.7x with it, 3.6x/2.4x without. glibc maps
+    blocks above 32 MiB afresh whatever the threshold, so mmap is switched off too
+    (``MMAP_MAX``): with only the threshold the fused ``nn.LSTM`` still faulted in 16,000 pages a
+    training step at T=200 (93-97 ms a step; 67-68 ms without the faults) and the engine's LSTM
+    kernel 77,000 at T=800 (555 ms; 388 ms without). The process keeps its peak memory, as
+    PyTorch's CUDA allocator does on the GPU. False where the C library is not glibc (nothing
+    changed then).
     """
     if platform.libc_ver()[0] != "glibc":
         return False
@@ -80,8 +88,13 @@ def reuse_cpu_memory() -> bool:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    return all(mallopt(p, v) == 1 for p, v in (*settings, (M_TOP_PAD, TOP_PAD)))
+    settings = (
+        (M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        (M_MMAP_MAX, MMAP_MAX),
+        (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        (M_TOP_PAD, TOP_PAD),
+    )
+    return all(mallopt(p, v) == 1 for p, v in settings)
 
 
 def configure_threads(threads: int | None) -> None:

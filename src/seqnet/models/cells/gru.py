@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.cells.gru_sequence import gru_sequence
 
 
 class GRUCell(Cell):
@@ -35,6 +36,9 @@ class GRUCell(Cell):
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
         return probed((self.zone(h, self.update(x_proj, h, self.recurrent_input(h))),), probe)
+
+    def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return gru_sequence(self, self.project_input(x), state)
 
     def recurrent_input(self, h: Tensor) -> Tensor:
         if self.bias_hh is None:

@@ -17,7 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from seqnet.models.cells.base import State
 from seqnet.models.cells.gru import GRUCell
+from seqnet.models.cells.gru_sequence import gru_sequence
 
 EPS = 1e-5
 
@@ -39,9 +41,13 @@ class LayerNormGRUCell(GRUCell):
             self.gain_hh.fill_(1.0)
 
     def project_input(self, x: Tensor) -> Tensor:
-        gates = F.layer_norm(F.linear(x, self.weight_ih), self.gain_ih.shape, self.gain_ih, eps=EPS)
-        return gates if self.bias_ih is None else gates + self.bias_ih
+        # b_ih as the norm's shift: one pass over the sequence's gates fewer than adding it after.
+        gates = F.linear(x, self.weight_ih)
+        return F.layer_norm(gates, self.gain_ih.shape, self.gain_ih, self.bias_ih, EPS)
 
     def recurrent_input(self, h: Tensor) -> Tensor:
         b = F.layer_norm(h @ self.recurrent_weight(), self.gain_hh.shape, self.gain_hh, eps=EPS)
         return b if self.bias_hh is None else b + self.bias_hh
+
+    def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return gru_sequence(self, self.project_input(x), state, layer_norm=(self.gain_hh, EPS))

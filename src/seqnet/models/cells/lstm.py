@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.cells.lstm_sequence import lstm_sequence
 
 __all__ = ["LSTMCell"]
 
@@ -60,6 +61,9 @@ class LSTMCell(Cell):
         g = gates[:, 2 * H : 3 * H].tanh()
         c_new = torch.addcmul(f * c, i, g)
         return self.finish(state, c_new, lambda c_t: o * c_t.tanh(), probe)
+
+    def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return lstm_sequence(self, self.project_input(x), state)
 
     def finish(
         self,

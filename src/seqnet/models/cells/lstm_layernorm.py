@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from seqnet.models.cells.base import State
 from seqnet.models.cells.lstm import LSTMCell
+from seqnet.models.cells.lstm_sequence import lstm_sequence
 
 EPS = 1e-5
 
@@ -47,9 +48,12 @@ class LayerNormLSTMCell(LSTMCell):
                 self.bias_c.zero_()
 
     def project_input(self, x: Tensor) -> Tensor:
-        gates = F.layer_norm(F.linear(x, self.weight_ih), self.gain_ih.shape, self.gain_ih, eps=EPS)
-        # Both biases are added once here rather than b_hh at every step.
-        return gates if self.bias_ih is None else gates + (self.bias_ih + self.bias_hh)
+        # Both biases are added once here, as the norm's shift (one pass over the sequence's
+        # gates fewer than adding them after it), rather than b_hh at every step.
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.layer_norm(
+            F.linear(x, self.weight_ih), self.gain_ih.shape, self.gain_ih, bias, EPS
+        )
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         h, c = state
@@ -65,3 +69,7 @@ class LayerNormLSTMCell(LSTMCell):
             return o * F.layer_norm(c_t, (H,), self.gain_c, self.bias_c, eps=EPS).tanh()
 
         return self.finish(state, c_new, output, probe)
+
+    def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        norms = (self.gain_hh, self.gain_c, self.bias_c, EPS)
+        return lstm_sequence(self, self.project_input(x), state, layer_norm=norms)

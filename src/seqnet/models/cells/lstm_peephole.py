@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from seqnet.models.cells.base import State
 from seqnet.models.cells.lstm import LSTMCell
+from seqnet.models.cells.lstm_sequence import lstm_sequence
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -38,3 +39,7 @@ class PeepholeLSTMCell(LSTMCell):
             return torch.addcmul(a_o, self.weight_co, c_t).sigmoid() * c_t.tanh()
 
         return self.finish(state, c_new, output, probe)
+
+    def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        peepholes = (self.weight_ci, self.weight_cf, self.weight_co)
+        return lstm_sequence(self, self.project_input(x), state, peepholes=peepholes)
