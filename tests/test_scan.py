@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from cell_references import g_positive, sigmoid
-from seqnet.data.adding import AddingProblem
-from seqnet.models import MODEL_REGISTRY, build_model, log_linear_scan
+from seqnet.models import MODEL_REGISTRY, log_linear_scan
 from seqnet.models.cells import mingru as mingru_cell
 from seqnet.models.cells.minlstm import MinLSTMCell
 from seqnet.models.engine import cell_method
@@ -21,6 +20,7 @@ from seqnet.models.scan import (
     positive,
 )
 from test_variants import BATCH, INPUT, make_core, random_hx
+from train_runs import eager_and_compiled
 
 
 @pytest.mark.parametrize("form", ["linear", "log"])
@@ -117,17 +117,9 @@ def test_scan_core_runs_the_scan_in_training_and_the_engine_with_probes():
 def test_model_compile_trains_the_same_function():
     """model.compile=true (torch.compile of the scan) gives the eager model's outputs and
     gradients; the probes still run the eager sequential step."""
-    results = []
-    for compiled in (False, True):
-        torch.manual_seed(3)
-        model = build_model(
-            {"name": "minlstm", "hidden_size": 6, "compile": compiled}, AddingProblem.spec
-        ).double()
-        x = torch.randn(3, 9, 2, dtype=torch.float64)
-        out = model(x)[0]
-        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
-        results.append((out, grads))
-    (out_a, g_a), (out_b, g_b) = results
+    torch.manual_seed(4)
+    x = torch.randn(3, 9, 2, dtype=torch.float64)
+    (out_a, g_a), (out_b, g_b) = eager_and_compiled({"name": "minlstm", "hidden_size": 6}, x)
     torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-12)
     for a, b in zip(g_a, g_b, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-12)

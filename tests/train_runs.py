@@ -1,5 +1,5 @@
 """What the training tests share: tiny configs, one trained run per model, readers of a run's
-TensorBoard scalars, HPARAMS and checkpoint, and state comparisons."""
+TensorBoard scalars, HPARAMS and checkpoint, state comparisons, and eager against compiled."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import TINY, compose_config
 from seqnet.data.adding import AddingProblem
+from seqnet.models import build_model
 from seqnet.training.loop import train
 
 MODELS = ("rnn", "lstm", "gru")
@@ -100,3 +101,22 @@ def trained_runs(tmp: Path) -> dict[str, tuple[DictConfig, dict, Path]]:
         cfg = tiny(tmp, name, f"model={name}")
         out[name] = (cfg, train(cfg), tmp / name)
     return out
+
+
+def eager_and_compiled(
+    config: dict[str, Any], x: torch.Tensor, passes: int = 1
+) -> list[tuple[torch.Tensor, tuple[torch.Tensor, ...]]]:
+    """The outputs and parameter gradients (of ``out.square().sum()``) of the model ``config``
+    builds for the adding problem, the same initial weights on ``x``'s device and dtype, in
+    training mode: eager, then with ``model.compile=true``; after ``passes`` passes (a second
+    reuses the compiled graphs)."""
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        model = build_model({**config, "compile": compiled}, AddingProblem.spec)
+        model = model.to(x.device, x.dtype).train()
+        for _ in range(passes):
+            out = model(x)[0]
+            grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        results.append((out, grads))
+    return results

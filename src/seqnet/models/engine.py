@@ -68,7 +68,7 @@ def unroll(
     ``compiled`` runs each cell's step ``torch.compile``d (``cell_method``), except with
     probes: they always run the eager step.
     """
-    batch, steps = x.shape[0], x.shape[1]
+    batch = x.shape[0]
     layer_input = x
     finals: list[State] = []
     # A cell's whole-sequence kernel (``Cell.sequence``) trains where nothing needs the states as
@@ -81,33 +81,44 @@ def unroll(
             # Time-major: each step's slice of the projected input is then contiguous.
             outputs, state = cell.sequence(layer_input.transpose(0, 1), state)
             layer_input = outputs.transpose(0, 1)
-            if dropout > 0.0 and training and layer < len(cells) - 1:
-                layer_input = F.dropout(layer_input, dropout, training=True)
-            finals.append(state)
-            continue
-        # unbind, not x_proj[:, t]: indexing a tensor that requires grad makes every step's
-        # backward allocate and fill a zero tensor of the whole sequence (O(T^2) work).
-        inputs = cell.project_input(layer_input).unbind(1)
-        state_probes = None
-        if probes is not None:
-            state_probes = [
-                probes.attach(
-                    f"{name}_l{layer}",
-                    x.new_zeros(steps, batch, cell.hidden_size),
-                ).unbind(0)
-                for name in cell.state_names
-            ]
-        step = cell_method(type(cell), "step", compiled and probes is None)
-        outputs = []
-        for t in range(steps):
-            probe = None if state_probes is None else tuple(p[t] for p in state_probes)
-            state = step(cell, inputs[t], state, probe)
-            outputs.append(state[0])
-        layer_input = torch.stack(outputs, dim=1)
+        else:
+            layer_input, state = step_layer(cell, layer_input, state, layer, probes, compiled)
         if dropout > 0.0 and training and layer < len(cells) - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
         finals.append(state)
     return layer_input, finals
+
+
+def step_layer(
+    cell: Cell,
+    x: Tensor,
+    state: State,
+    layer: int,
+    probes: Probes | None,
+    compiled: bool,
+) -> tuple[Tensor, State]:
+    """Layer ``layer``: ``cell.step`` at every timestep of ``x`` (batch, time, features) from
+    ``state``; its outputs (batch, time, hidden) and final state (see ``unroll``)."""
+    batch, steps = x.shape[0], x.shape[1]
+    # unbind, not x_proj[:, t]: indexing a tensor that requires grad makes every step's
+    # backward allocate and fill a zero tensor of the whole sequence (O(T^2) work).
+    inputs = cell.project_input(x).unbind(1)
+    state_probes = None
+    if probes is not None:
+        state_probes = [
+            probes.attach(
+                f"{name}_l{layer}",
+                x.new_zeros(steps, batch, cell.hidden_size),
+            ).unbind(0)
+            for name in cell.state_names
+        ]
+    step = cell_method(type(cell), "step", compiled and probes is None)
+    outputs = []
+    for t in range(steps):
+        probe = None if state_probes is None else tuple(p[t] for p in state_probes)
+        state = step(cell, inputs[t], state, probe)
+        outputs.append(state[0])
+    return torch.stack(outputs, dim=1), state
 
 
 _compiled_methods: dict[tuple[type, str], Callable[..., object]] = {}
@@ -117,9 +128,10 @@ def cell_method(cell_class: type[Cell], name: str, compiled: bool) -> Callable[.
     """``cell_class.<name>`` (``step``, or a scan cell's ``scan``), or (``model.compile=true``)
     its ``torch.compile``d version, compiled once per cell class and process on first use.
     Compiling fuses the elementwise gate math into a few kernels: on an H200 an LSTM training
-    step on the engine took 0.84x of the eager time (first step 3.9 s); on the 2-core
-    development CPU it took 1.08x (slower), where the eager step is not dominated by kernel
-    launches, and minGRU's scan 0.90x (``scripts/bench.py --only compile``)."""
+    step on the engine took 0.84x of the eager step's time (first step 3.9 s); on the 2-core
+    development CPU the compiled step took 1.50x (LSTM) and 1.31x (``lstm_layernorm``) of the
+    whole-sequence kernel's time, which it replaces, and minGRU's compiled scan 0.88x
+    (``scripts/bench.py --only compile``)."""
     method = getattr(cell_class, name)
     if not compiled:
         return method

@@ -28,8 +28,9 @@ class EngineConfig(ModelConfig):
     and gru where ``backend`` or zoneout puts them there)."""
 
     # torch.compile each cell's step for training (the probes run eager): on an H200 an LSTM
-    # training step took 0.84x of the eager time, after a first step of 3.9 s; on the 2-core
-    # development CPU 1.08x (slower). It changes nothing where a model runs on a fused kernel.
+    # training step took 0.84x of the eager step's time, after a first step of 3.9 s; on the
+    # 2-core development CPU 1.3-1.5x of the whole-sequence kernel's that it replaces (slower).
+    # It changes nothing where a model runs on a fused kernel.
     compile: bool = False
 
 

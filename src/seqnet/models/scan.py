@@ -191,16 +191,28 @@ class _Positive(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
-        s = x.clamp(LOW, 0).sigmoid_()
-        ctx.save_for_backward(x, s)
-        return x.clamp(min=0).add_(s)
+        g, s = positive_parts(x)
+        ctx.save_for_backward(x >= 0, s)
+        return g
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: Tensor) -> Tensor:
-        x, s = ctx.saved_tensors
-        slope = torch.addcmul(s, s, s, value=-1)  # s (1 - s), the sigmoid's derivative
-        return torch.where(x >= 0, grad, slope.mul_(grad))
+        nonneg, s = ctx.saved_tensors
+        return positive_backward(grad, s, nonneg)
+
+
+def positive_parts(x: Tensor) -> tuple[Tensor, Tensor]:
+    """g(x) and the sigmoid s = sigmoid(min(max(x, LOW), 0)) it adds, which its derivative
+    below 0 is made from (``positive_backward``)."""
+    s = x.clamp(LOW, 0).sigmoid_()
+    return x.clamp(min=0).add_(s), s
+
+
+def positive_backward(grad: Tensor, s: Tensor, nonneg: Tensor) -> Tensor:
+    """grad * g'(x): grad where x >= 0 (``nonneg``), grad * s (1 - s) below."""
+    slope = torch.addcmul(s, s, s, value=-1).mul_(grad)  # s (1 - s), the sigmoid's derivative
+    return torch.where(nonneg, grad, slope)
 
 
 def log_positive(x: Tensor) -> Tensor:

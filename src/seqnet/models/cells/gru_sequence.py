@@ -60,7 +60,7 @@ class _GRUSequence(torch.autograd.Function):
         new = x_proj.new_empty
         norm = gain_hh is not None
         gh = new(steps, batch, gates)  # h_{t-1} W_hh^T + b_hh, or its layer norm
-        rec = new(steps, batch, gates) if norm else gh  # h_{t-1} W_hh^T, before the norm
+        rec = new(steps, batch, gates) if norm else None  # h_{t-1} W_hh^T, before the norm
         stats: list[tuple[Tensor, Tensor]] = []
         rz = new(steps, batch, 2 * H)  # sigmoid(r), sigmoid(z)
         n = new(steps, batch, H)
@@ -69,7 +69,9 @@ class _GRUSequence(torch.autograd.Function):
         Xrz, Xn = x_proj[..., : 2 * H].unbind(0), x_proj[..., 2 * H :].unbind(0)
         GH, GHrz, GHn = gh.unbind(0), gh[..., : 2 * H].unbind(0), gh[..., 2 * H :].unbind(0)
         RZ, R, Z = rz.unbind(0), rz[..., :H].unbind(0), rz[..., H:].unbind(0)
-        N, Hs, Rec = n.unbind(0), hs.unbind(0), rec.unbind(0)
+        N, Hs, Rec = n.unbind(0), hs.unbind(0), rec.unbind(0) if rec is not None else ()
+        # The keep mask per step; in evaluation the keep probability itself.
+        keeps = masks.unbind(0) if masks is not None else [zoneout] * steps
         weight_t = weight_hh.t()
         for t in range(steps):
             h_prev = Hs[t]
@@ -88,11 +90,9 @@ class _GRUSequence(torch.autograd.Function):
             torch.addcmul(Xn[t], R[t], GHn[t], out=N[t]).tanh_()
             h = torch.lerp(N[t], h_prev, Z[t], out=Hs[t + 1])  # (1 - z) n + z h_{t-1}
             if zoneout:
-                h.lerp_(h_prev, zoneout if masks is None else masks[t])
+                h.lerp_(h_prev, keeps[t])
         ctx.zoneout, ctx.stats = zoneout, stats
-        ctx.save_for_backward(
-            gh, rz, n, hs, rec if norm else None, masks, weight_hh, bias_hh, gain_hh
-        )
+        ctx.save_for_backward(gh, rz, n, hs, rec, masks, weight_hh, bias_hh, gain_hh)
         return hs[1:]
 
     @staticmethod
@@ -118,13 +118,14 @@ class _GRUSequence(torch.autograd.Function):
         dgh_rz, dgh_n = dgh[:, : 2 * H], dgh[:, 2 * H :]
         # Layer norm: the recurrent terms (before the norm) and the norm's parameters' gradients.
         Rec = rec.unbind(0) if norm else ()
+        keeps = masks.unbind(0) if masks is not None else [zoneout] * steps
         d_recs: list[Tensor] = []  # w.r.t. the term before its norm, from the last step back
         d_gains: tuple[list[Tensor], list[Tensor]] = ([], [])  # per step, summed after the loop
         norm_outputs = [True, True, bias_hh is not None]  # aten's output_mask
         dh = new(batch, H).copy_(DO[steps - 1])  # d loss / d h_t as the next step reads it
         for t in reversed(range(steps)):
             if zoneout:  # split off what reaches h_{t-1} directly through the keep
-                dh.sub_(torch.mul(dh, zoneout if masks is None else masks[t], out=keep_dh))
+                dh.sub_(torch.mul(dh, keeps[t], out=keep_dh))
             torch.addcmul(RZ[t], RZ[t], RZ[t], value=-1, out=f_rz)
             torch.addcmul(ones, N[t], N[t], value=-1, out=f_n)
             torch.sub(Hs[t], N[t], out=dx_z).mul_(dh)  # d z = dh (h_{t-1} - n)

@@ -128,7 +128,7 @@ class _LSTMSequence(torch.autograd.Function):
         tanh_c = new(steps, batch, H)  # tanh(c_t), or of LN(c_t) with layer norm
         # Layer norm: the recurrent term h_{t-1} W_hh^T before its norm, and each norm's
         # statistics (for aten's layer-norm backward).
-        rec = new(steps, batch, gates) if norm else acts
+        rec = new(steps, batch, gates) if norm else None
         stats: list[tuple[Tensor, ...]] = []
         minus_ones = x_proj.new_full((batch, H), -1.0)
         # tanh(a) = 2 sigmoid(2a) - 1: doubling the g block lets one sigmoid call serve all four
@@ -140,7 +140,9 @@ class _LSTMSequence(torch.autograd.Function):
         X, A, Sig = x_proj.unbind(0), acts.unbind(0), sig.unbind(0)
         Ai, Af, Ag, Ao = (acts[..., k * H : (k + 1) * H].unbind(0) for k in range(4))
         Hs, Cs, Craw, TC = hs.unbind(0), cs.unbind(0), c_raw.unbind(0), tanh_c.unbind(0)
-        Rec = rec.unbind(0)
+        Rec = rec.unbind(0) if rec is not None else ()
+        # The keep masks per step, (h's, c's); in evaluation the keep probability itself.
+        keeps = masks.unbind(0) if masks is not None else [(zoneout, zoneout)] * steps
         weight_t = weight_hh.t()
         for t in range(steps):
             h_prev, c_prev, c = Hs[t], Cs[t], Craw[t + 1]
@@ -168,15 +170,12 @@ class _LSTMSequence(torch.autograd.Function):
                 torch.tanh(c, out=TC[t])
             h = torch.mul(Ao[t], TC[t], out=Hs[t + 1])
             if zoneout:
-                keep_h: Tensor | float = zoneout
-                keep_c: Tensor | float = zoneout
-                if masks is not None:  # training
-                    keep_h, keep_c = masks[t]
+                keep_h, keep_c = keeps[t]
                 h.lerp_(h_prev, keep_h)
                 torch.lerp(c, c_prev, keep_c, out=Cs[t + 1])
         ctx.zoneout, ctx.stats = zoneout, stats
         ctx.save_for_backward(
-            acts, hs, cs, c_raw, tanh_c, rec if norm else None, masks, weight_hh,
+            acts, hs, cs, c_raw, tanh_c, rec, masks, weight_hh,
             w_ci, w_cf, w_co, gain_hh, gain_c, bias_c,
         )  # fmt: skip
         return hs[1:], cs[steps]
@@ -205,6 +204,7 @@ class _LSTMSequence(torch.autograd.Function):
         f_ifg, f_g, f_o = factor[:, : 3 * H], factor[:, 2 * H : 3 * H], factor[:, 3 * H :]
         # Layer norm: the recurrent terms (before the norm) and the norms' parameters' gradients.
         Rec = rec.unbind(0) if norm else ()
+        keeps = masks.unbind(0) if masks is not None else [(zoneout, zoneout)] * steps
         d_recs: list[Tensor] = []  # w.r.t. the term before its norm, from the last step back
         d_gains: tuple[list[Tensor], ...] = ([], [], [])  # per step, summed after the loop
         c_outputs = [True, True, bias_c is not None]  # aten's output_mask: input, weight, bias
@@ -213,8 +213,7 @@ class _LSTMSequence(torch.autograd.Function):
         dc = new(batch, H).copy_(d_c_last)
         for t in reversed(range(steps)):
             if zoneout:  # split off what reaches h_{t-1}, c_{t-1} directly through the keep
-                keep_h = zoneout if masks is None else masks[t, 0]
-                keep_c = zoneout if masks is None else masks[t, 1]
+                keep_h, keep_c = keeps[t]
                 dh.sub_(torch.mul(dh, keep_h, out=keep_dh))
                 dc.sub_(torch.mul(dc, keep_c, out=keep_dc))
             # sigmoid' = s (1 - s); the g block's tanh' = 1 - g^2

@@ -22,11 +22,12 @@ from torch.nn import functional as F
 
 from seqnet.models.cells.base import Cell, State, probed
 from seqnet.models.scan import (
-    LOW,
     block_linear,
     linear_recurrence_time_major,
     log_positive,
     positive,
+    positive_backward,
+    positive_parts,
     scan_with_decay,
 )
 
@@ -109,8 +110,7 @@ class _LinearGates(torch.autograd.Function):
         f, i = k_f.sigmoid(), k_i.sigmoid()
         total = f + i
         forget, keep_new = f / total, i / total  # f', i' = 1 - f'
-        s = k_h.clamp(LOW, 0).sigmoid_()  # g(k_h) = relu(k_h) + sigmoid(min(k_h, 0))
-        g = k_h.clamp(min=0).add_(s)
+        g, s = positive_parts(k_h)
         ctx.save_for_backward(f, i, forget, keep_new, g, s, k_h >= 0)
         return forget, keep_new.mul(g)
 
@@ -121,6 +121,5 @@ class _LinearGates(torch.autograd.Function):
         w = torch.addcmul(grad_a, grad_b, g, value=-1).mul_(forget).mul_(keep_new)
         grad_k_f = torch.addcmul(w, w, f, value=-1)
         grad_k_i = torch.mul(w, i).sub_(w)
-        slope = torch.addcmul(s, s, s, value=-1).mul_(grad_b)  # sigmoid' below 0
-        grad_k_h = torch.where(nonneg, grad_b, slope).mul_(keep_new)
+        grad_k_h = positive_backward(grad_b, s, nonneg).mul_(keep_new)
         return grad_k_f, grad_k_i, grad_k_h
