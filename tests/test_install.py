@@ -1,10 +1,14 @@
 """seqnet as an installed library: a wheel built from this tree and the example project
 (examples/custom_cell) installed into a fresh virtual environment, used from other folders.
 
-The environment reuses this interpreter's packages (torch, hydra, ...) through
-``--system-site-packages``; nothing is downloaded. Those site-packages may hold an editable
-seqnet (a .pth putting a checkout's src/ on sys.path), so every check first proves that the
-seqnet it runs is the wheel's, and every command runs with PYTHONPATH unset.
+The environment reuses the packages of the interpreter running the tests (torch, hydra, ...)
+through a ``.pth`` file naming its site-packages folders, so it works the same whether pytest runs
+in a virtual environment, a conda environment or a system interpreter, and nothing is downloaded.
+(``--system-site-packages`` would link the *base* interpreter's site-packages, which inside a
+virtual environment lacks everything the user installed there.) Those folders may hold an editable
+seqnet; a ``.pth`` line adds a folder without running the ``.pth`` files in it, so the editable
+install's finder stays out, every check first proves that the seqnet it runs is the wheel's, and
+every command runs with PYTHONPATH unset.
 """
 
 from __future__ import annotations
@@ -95,17 +99,13 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     assert [w.name.split("-")[0] for w in wheels] == ["seqnet", "seqnet_example_cell"]
 
     prefix = tmp / "venv"
-    ok(
-        run(
-            [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(prefix)],
-            tmp,
-            env,
-        )
-    )
+    ok(run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], tmp, env))
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix)}))
+    (site / "reuse_test_packages.pth").write_text("\n".join(map(str, package_folders())) + "\n")
     scripts = Path(sysconfig.get_path("scripts", vars={"base": str(prefix)}))
     python = scripts / Path(sys.executable).name
-    # The system's pip, run by the venv's interpreter, installs into the venv only (it reports
-    # any seqnet outside the venv as "outside environment" and leaves it alone).
+    # This environment's pip, run by the venv's interpreter, installs into the venv only (it
+    # reports any seqnet outside the venv as "outside environment" and leaves it alone).
     install = [str(python), "-m", "pip", "install", "--no-deps", "--force-reinstall"]
     ok(run([*install, *map(str, wheels)], tmp, env))
     env["PATH"] = f"{scripts}{os.pathsep}{env['PATH']}"
@@ -114,6 +114,20 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     return SimpleNamespace(
         prefix=prefix, python=str(python), scripts=scripts, env=env, work=work, example=example
     )
+
+
+def package_folders() -> list[Path]:
+    """The folders this interpreter imports installed packages from: its site-packages (a venv's,
+    a conda environment's or the system's, with the base interpreter's where a venv includes
+    them) and the user site, in the order it searches them."""
+    candidates = [*sys.path, sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    folders: list[Path] = []
+    for entry in candidates:
+        path = Path(entry) if entry else None
+        if path and path.name in ("site-packages", "dist-packages") and path.is_dir():
+            if path.resolve() not in [f.resolve() for f in folders]:
+                folders.append(path)
+    return folders
 
 
 def fresh_folder(venv: SimpleNamespace, name: str) -> Path:
