@@ -183,8 +183,8 @@ def test_model_compile_runs_the_compiled_step_with_eager_probes():
     (new cells every pass), and the probes run the eager step."""
     from torch._dynamo.utils import counters
 
-    from seqnet.models.cells.lstm_layernorm import LayerNormLSTMCell
     from seqnet.models.engine import cell_method
+    from seqnet.models.zoo.lstm_layernorm import LayerNormLSTMCell
 
     torch._dynamo.reset()
     counters.clear()

@@ -124,9 +124,9 @@ def package_folders() -> list[Path]:
     folders: list[Path] = []
     for entry in candidates:
         path = Path(entry) if entry else None
-        if path and path.name in ("site-packages", "dist-packages") and path.is_dir():
-            if path.resolve() not in [f.resolve() for f in folders]:
-                folders.append(path)
+        site = path and path.name in ("site-packages", "dist-packages") and path.is_dir()
+        if site and path.resolve() not in [f.resolve() for f in folders]:
+            folders.append(path)
     return folders
 
 

@@ -156,7 +156,7 @@ def test_plugin_registering_a_taken_name_is_one_line(
 ) -> None:
     (tmp_path / "broken_plugin_taken.py").write_text(
         "from seqnet.models import register_model\n"
-        "from seqnet.models.rnn import RNNConfig\n"
+        "from seqnet.models.zoo.rnn import RNNConfig\n"
         "register_model('lstm', config=RNNConfig)(object)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))

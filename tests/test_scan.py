@@ -10,8 +10,6 @@ import torch
 
 from cell_references import g_positive, sigmoid
 from seqnet.models import MODEL_REGISTRY, log_linear_scan
-from seqnet.models.cells import mingru as mingru_cell
-from seqnet.models.cells.minlstm import MinLSTMCell
 from seqnet.models.engine import cell_method
 from seqnet.models.scan import (
     ScanRNN,
@@ -19,6 +17,8 @@ from seqnet.models.scan import (
     linear_recurrence,
     positive,
 )
+from seqnet.models.zoo import mingru as mingru_cell
+from seqnet.models.zoo.minlstm import MinLSTMCell
 from test_variants import BATCH, INPUT, make_core, random_hx
 from train_runs import eager_and_compiled
 
@@ -132,8 +132,8 @@ def test_written_out_derivatives_equal_autograd():
     """The hand-written backward passes (``positive``; minLSTM's linear-space gates) against
     gradcheck's finite differences and against autograd through the plain formulas, float64,
     on inputs from -80 (below LOW, where g is held) to 8, away from the kinks at LOW and 0."""
-    from seqnet.models.cells.minlstm import _LinearGates
     from seqnet.models.scan import LOW
+    from seqnet.models.zoo.minlstm import _LinearGates
 
     torch.manual_seed(0)
     x = torch.cat([torch.linspace(-80, -61, 5), torch.linspace(-59, -0.1, 20), torch.rand(15) * 8])

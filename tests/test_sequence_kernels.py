@@ -1,4 +1,4 @@
-"""The whole-sequence kernels (``cells.lstm_sequence``, ``cells.gru_sequence``): equal to the
+"""The whole-sequence kernels (``models.kernels.lstm``, ``models.kernels.gru``): equal to the
 cells' own ``step`` (which the probes run, and which other tests check by hand and against
 PyTorch's cells) to 1e-10 in float64, gradients included, zoneout with the same masks; equal to
 PyTorch's fused layers in float32; used by the engine exactly where they may be."""
@@ -9,13 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from seqnet.models.cells import GRUCell, LSTMCell
-from seqnet.models.cells.base import has_sequence_kernel, keep_mask
-from seqnet.models.cells.gru_layernorm import LayerNormGRUCell
-from seqnet.models.cells.lstm_cifg import CIFGLSTMCell
-from seqnet.models.cells.lstm_layernorm import LayerNormLSTMCell
-from seqnet.models.cells.lstm_peephole import PeepholeLSTMCell
-from seqnet.models.cores import FusedGRU, FusedLSTM
+from seqnet.models import (
+    CIFGLSTMCell,
+    FusedGRU,
+    FusedLSTM,
+    GRUCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    PeepholeLSTMCell,
+)
+from seqnet.models.cell import has_sequence_kernel, keep_mask
 from seqnet.models.engine import Probes, unroll
 
 KERNEL_CELLS = {
@@ -64,9 +68,9 @@ def run(cells: list, masks: list | None, *, kernel: bool, monkeypatch) -> tuple:
     with monkeypatch.context() as m:
         if masks is not None and kernel:  # the kernels draw one tensor per layer
             layer_masks = iter(masks)
-            for module in ("lstm_sequence", "gru_sequence"):
+            for module in ("lstm", "gru"):
                 m.setattr(
-                    f"seqnet.models.cells.{module}.keep_mask", lambda *a, **k: next(layer_masks)
+                    f"seqnet.models.kernels.{module}.keep_mask", lambda *a, **k: next(layer_masks)
                 )
         if masks is not None and not kernel:  # step draws per step: h's (then c's) mask
             for cell, mask in zip(cells, masks, strict=True):

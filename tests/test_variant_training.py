@@ -21,7 +21,7 @@ from seqnet.data.base import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients, measure_profile
 from seqnet.models import MODEL_REGISTRY, GRUCell, build_model, register_model
-from seqnet.models.options import GatedConfig
+from seqnet.models.options import EngineConfig, GatedOptions
 from seqnet.train import CONFIG_DIR
 from seqnet.training.loop import train
 
@@ -178,7 +178,7 @@ def test_bad_options_stop_train_with_one_line(make_cfg, tmp_path, overrides, mes
 
 
 @dataclass
-class ChronoGRUConfig(GatedConfig):
+class ChronoGRUConfig(GatedOptions, EngineConfig):
     name: str = "chrono_gru_test"
     chrono_tmax: int | None = None
 

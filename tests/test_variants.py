@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from cell_references import STEPS, VARIANTS, layer_parameters, unrolled
-from seqnet.models import MODEL_REGISTRY, FusedGRU, FusedLSTM, StepRNN, build_core
-from seqnet.models.cells import Cell
+from seqnet.models import MODEL_REGISTRY, Cell, FusedGRU, FusedLSTM, StepRNN, build_core
 
 ZONEOUT_MODELS = ["lstm", "gru", "lstm_peephole", "lstm_cifg", "lstm_layernorm", "gru_layernorm"]
 INPUT, HIDDEN, BATCH, STEPS_T = 3, 4, 2, 6

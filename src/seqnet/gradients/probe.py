@@ -18,7 +18,7 @@ import torch
 from seqnet.data.base import Batch, Task
 from seqnet.gradients.profile import GradientProfile
 from seqnet.models.engine import Probes
-from seqnet.models.registry import Model
+from seqnet.models.factory import Model
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

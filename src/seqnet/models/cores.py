@@ -1,12 +1,12 @@
 """Recurrent cores with the ``torch.nn.LSTM`` interface: ``core(input, hx) -> (output, h_n)``.
 
-``FusedRNN``/``FusedLSTM``/``FusedGRU`` are PyTorch's fused layers (cuDNN on GPU, oneDNN on CPU)
-with the standard parameter names (``weight_ih_l0`` ...); with ``backend="stepped"`` (or options
-the fused kernel cannot run, such as zoneout) they run the same parameters on the step-by-step
-engine. ``StepRNN`` runs any ``Cell`` class on the engine and registers its parameters under the
-same names (``models.scan.ScanRNN`` extends it with a parallel scan). All expose ``cells()``:
-per-layer cells that share the core's parameters, which is how gradient probes run the exact
-same weights step by step.
+``FusedCore`` makes PyTorch's fused layers (cuDNN on GPU, oneDNN on CPU) seqnet cores, keeping
+their parameter names (``weight_ih_l0`` ...): ``FusedRNN``, ``FusedLSTM`` and ``FusedGRU`` (in
+``models.zoo``) run, with ``backend="stepped"`` or an option the fused kernel cannot run (such as
+zoneout), the same parameters on the step-by-step engine. ``StepRNN`` runs any ``Cell`` class on
+the engine and registers its parameters under the same names (``models.scan.ScanRNN`` extends it
+with a parallel scan). All expose ``cells()``: per-layer cells that share the core's parameters,
+which is how gradient probes run the exact same weights step by step.
 """
 
 from __future__ import annotations
@@ -17,15 +17,33 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from seqnet.models.cells import Cell, GRUCell, LSTMCell, RNNCell, State
-from seqnet.models.cells.init import check_zoneout, init_options
+from seqnet.models.cell import Cell, State
 from seqnet.models.engine import Probes, unroll
+from seqnet.models.init import init_options
+from seqnet.models.options import EngineOptions, FusedOptions, fill_options, option_names
 
 Hidden = Tensor | tuple[Tensor, ...]
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "fused", "stepped")
+
+
+def split_options(
+    options: dict[str, Any], core: type, core_schemas: tuple[type, ...], cell_class: type[Cell]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``options`` split into the core's own (the fields of ``core_schemas``, defaults filled),
+    the cell's (``cell_class.Options``, defaults filled) and the rest (the layer's keywords)."""
+    core_names = option_names(*core_schemas)
+    cell_names = option_names(cell_class.Options)
+    own = {k: v for k, v in options.items() if k in core_names}
+    cell = {k: v for k, v in options.items() if k in cell_names}
+    rest = {k: v for k, v in options.items() if k not in core_names | cell_names}
+    filled: dict[str, Any] = {}
+    for schema in core_schemas:
+        given = {k: v for k, v in own.items() if k in option_names(schema)}
+        filled.update(fill_options(schema, given, core.__name__))
+    return filled, fill_options(cell_class.Options, cell, cell_class.__name__), rest
 
 
 class CellStack:
@@ -43,10 +61,12 @@ class CellStack:
     # model.compile: torch.compile what the core trains with (each cell's step on the engine, the
     # scan of a ScanRNN). Not self.compile: that is nn.Module.compile().
     compiled: bool = False
+    #: The options of ``cell_class`` (its ``Options``, defaults filled), given to every cell.
+    options: dict[str, Any]
 
     def cell_options(self) -> dict[str, Any]:
         """Constructor options of ``cell_class`` beyond (input_size, hidden_size, bias)."""
-        return {}
+        return dict(self.options)
 
     def cells(self) -> list[Cell]:
         """One cell per layer, sharing (not copying) this core's parameters, in its mode."""
@@ -103,36 +123,44 @@ class FusedCore(CellStack):
     ``fused`` (the fused kernel), ``stepped`` (the engine, same parameters) or ``auto``: the
     engine where an option needs it (zoneout) or where it was measured to be faster on the
     input's device (``engine_faster_on``), else the fused kernel. With probes attached they
-    always run on the engine (the fused kernel hides the states between timesteps)."""
+    always run on the engine (the fused kernel hides the states between timesteps).
+
+    ``FusedLSTM(input_size, hidden_size, num_layers, ..., **options)``: the options are those
+    of ``FusedOptions`` and ``EngineOptions`` (``backend``, ``compile``) and of the cell's
+    ``Options``; every other keyword goes to the fused layer.
+    """
 
     #: Device types where the engine trained faster than the fused kernel (measured with
     #: ``python scripts/bench.py --only backends``); ``backend=auto`` uses the engine there.
     engine_faster_on: ClassVar[frozenset[str]] = frozenset()
-    backend: str = "auto"
-    recurrent_init: str = "default"
-    zoneout: float = 0.0
+    #: Cell options that the fused layer takes too (``nn.RNN``'s ``nonlinearity``).
+    fused_options: ClassVar[tuple[str, ...]] = ()
+    backend: str
     hidden_size: int
 
-    def set_options(
-        self, backend: str, recurrent_init: str, zoneout: float = 0.0, compile: bool = False
-    ) -> None:
-        """Store and check the shared options; call before the fused layer's ``__init__`` (its
-        ``reset_parameters`` reads them)."""
-        if backend not in BACKENDS:
-            raise ValueError(f"model.backend={backend!r} must be one of {', '.join(BACKENDS)}")
-        check_zoneout(zoneout)
-        if zoneout and backend == "fused":
+    def __init__(self, *args: Any, **options: Any) -> None:
+        core, self.options, rest = split_options(
+            options, type(self), (FusedOptions, EngineOptions), self.cell_class
+        )
+        self.backend, self.compiled = core["backend"], core["compile"]
+        if self.backend not in BACKENDS:
+            raise ValueError(f"model.backend={self.backend!r} must be one of {', '.join(BACKENDS)}")
+        # The cell's checks (zoneout's and chrono_tmax's ranges) before any work.
+        self.cell_class(1, 1, device="meta", **self.options)
+        zoneout = self.options.get("zoneout", 0.0)
+        if zoneout and self.backend == "fused":
             raise ValueError(
                 f"model.zoneout={zoneout} needs the step-by-step engine and model.backend=fused "
                 "is the fused kernel, which has no zoneout: set model.backend=auto (or stepped)"
             )
-        self.backend, self.recurrent_init, self.zoneout = backend, recurrent_init, zoneout
-        self.compiled = compile
+        rest.update({k: self.options[k] for k in self.fused_options})
+        super().__init__(*args, **rest)  # its reset_parameters reads the options
 
     def runs_stepped(self, device: torch.device | str) -> bool:
         """Whether training on ``device`` runs on the engine (``backend`` resolved)."""
         if self.backend == "auto":
-            return bool(self.zoneout) or torch.device(device).type in self.engine_faster_on
+            zoneout = self.options.get("zoneout", 0.0)
+            return bool(zoneout) or torch.device(device).type in self.engine_faster_on
         return self.backend == "stepped"
 
     def announce(self, device: torch.device) -> None:
@@ -160,18 +188,18 @@ class FusedCore(CellStack):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()  # type: ignore[misc]
-        cell = self.cell_class
+        cell, options = self.cell_class, self.options
         for layer in range(self.num_layers):
             init_options(
                 getattr(self, f"weight_hh_l{layer}"),
                 getattr(self, f"bias_ih_l{layer}", None),
                 getattr(self, f"bias_hh_l{layer}", None),
                 self.hidden_size,
-                recurrent_init=self.recurrent_init,
+                recurrent_init=options.get("recurrent_init", "default"),
                 forget_gate=cell.forget_gate,
                 input_gate=cell.input_gate,
-                forget_bias=getattr(self, "forget_bias", None),
-                chrono_tmax=getattr(self, "chrono_tmax", None),
+                forget_bias=options.get("forget_bias"),
+                chrono_tmax=options.get("chrono_tmax"),
             )
 
     def forward(
@@ -186,75 +214,6 @@ class FusedCore(CellStack):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, backend={self.backend}"  # type: ignore[misc]
-
-
-class FusedRNN(FusedCore, nn.RNN):
-    cell_class = RNNCell
-
-    def __init__(
-        self,
-        *args: Any,
-        recurrent_init: str = "default",
-        backend: str = "auto",
-        compile: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.set_options(backend, recurrent_init, compile=compile)
-        super().__init__(*args, **kwargs)
-
-    def cell_options(self) -> dict[str, Any]:
-        return {"nonlinearity": self.nonlinearity, "recurrent_init": self.recurrent_init}
-
-
-class FusedLSTM(FusedCore, nn.LSTM):
-    cell_class = LSTMCell
-
-    def __init__(
-        self,
-        *args: Any,
-        forget_bias: float = 1.0,
-        chrono_tmax: float | None = None,
-        zoneout: float = 0.0,
-        recurrent_init: str = "default",
-        backend: str = "auto",
-        compile: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.set_options(backend, recurrent_init, zoneout, compile)
-        self.forget_bias, self.chrono_tmax = forget_bias, chrono_tmax
-        # The checks of the cell (chrono_tmax's range) before any work.
-        LSTMCell(1, 1, device="meta", **self.cell_options())
-        super().__init__(*args, **kwargs)
-
-    def cell_options(self) -> dict[str, Any]:
-        return {
-            "forget_bias": self.forget_bias,
-            "chrono_tmax": self.chrono_tmax,
-            "zoneout": self.zoneout,
-            "recurrent_init": self.recurrent_init,
-        }
-
-
-class FusedGRU(FusedCore, nn.GRU):
-    cell_class = GRUCell
-    # The GRU's whole-sequence kernel trained at 0.77-0.78x the fused nn.GRU's step time on the
-    # 2-core development CPU (scripts/bench.py --only backends); cuDNN is faster on GPU.
-    engine_faster_on = frozenset({"cpu"})
-
-    def __init__(
-        self,
-        *args: Any,
-        zoneout: float = 0.0,
-        recurrent_init: str = "default",
-        backend: str = "auto",
-        compile: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.set_options(backend, recurrent_init, zoneout, compile)
-        super().__init__(*args, **kwargs)
-
-    def cell_options(self) -> dict[str, Any]:
-        return {"zoneout": self.zoneout, "recurrent_init": self.recurrent_init}
 
 
 class StepRNN(CellStack, nn.Module):
@@ -273,33 +232,36 @@ class StepRNN(CellStack, nn.Module):
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
-        compile: bool = False,
-        **cell_options: Any,
+        **options: Any,
     ) -> None:
         super().__init__()
         self.cell_class = cell_class
-        self.compiled = compile
+        core = fill_options(
+            EngineOptions,
+            {k: v for k, v in options.items() if k in option_names(EngineOptions)},
+            "StepRNN",
+        )
+        # The cell's options as given: the cell fills in its defaults (its Options), and one
+        # that takes options in its own __init__ gets them (its base refuses unknown names).
+        self.options = {k: v for k, v in options.items() if k not in core}
+        self.compiled = core["compile"]
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.batch_first = batch_first
         self.dropout = dropout
-        self._cell_options = cell_options
         self._names: list[str] = []
         for layer in range(num_layers):
             cell = cell_class(
-                input_size if layer == 0 else hidden_size, hidden_size, bias, **cell_options
+                input_size if layer == 0 else hidden_size, hidden_size, bias, **self.options
             )
             for name, param in cell.named_parameters():
                 self.register_parameter(f"{name}_l{layer}", param)
                 if layer == 0:
                     self._names.append(name)
 
-    def cell_options(self) -> dict[str, Any]:
-        return dict(self._cell_options)
-
     def extra_repr(self) -> str:
-        options = "".join(f", {k}={v}" for k, v in self._cell_options.items())
+        options = "".join(f", {k}={v}" for k, v in self.options.items())
         options += ", compile=True" if self.compiled else ""
         return (
             f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}, "

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State, has_sequence_kernel
+from seqnet.models.cell import Cell, State, has_sequence_kernel
 
 
 class Probes:

@@ -66,7 +66,7 @@ class SequenceModel(nn.Module):
     """Input encoder + recurrent core + head, for tasks with one output per sequence or one per
     step (one-to-one is a sequence of one step). Inputs are batch-first.
 
-    ``make_core(input_size)`` builds the registered recurrent core (see ``models.registry``).
+    ``make_core(input_size)`` builds the registered recurrent core (see ``models.factory``).
     ``forward(x, hx=None, probes=None, targets=None) -> (prediction, h_n)``: with ``probes`` the
     core runs on the step-by-step engine and attaches a probe to the encoded input (``"x"``)
     and to every state of every layer (``"h_l0"``, ``"c_l0"``, ...), for exact gradient

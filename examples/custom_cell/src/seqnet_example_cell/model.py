@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models import Cell, ModelConfig, register_model
-from seqnet.models.cells.base import State
+from seqnet.models import Cell, ModelConfig, State, register_model
 
 
 class ExampleCell(Cell):

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqnet.models.cells.base import State, keep_mask
+from seqnet.models.cell import State, keep_mask
 
 # aten's layer-norm backward (the one F.layer_norm's autograd runs), called as an overload: it
 # takes the norm's input, mean and 1/std and returns the input's, weight's and bias' gradients.

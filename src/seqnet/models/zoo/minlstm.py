@@ -1,6 +1,6 @@
-"""minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): an LSTM whose gates and candidate
-depend on the input only, with the gates normalised to sum to one, so that it trains with a
-parallel scan (``models.scan``):
+"""``model=minlstm``: minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): an LSTM whose gates
+and candidate depend on the input only, with the gates normalised to sum to one, so that it trains
+with a parallel scan (``models.scan``):
 
     f = sigmoid(k_f)    i = sigmoid(k_i)    f' = f / (f + i)    i' = i / (f + i)
     h_t = f' * h_{t-1} + i' * g(k_h)
@@ -14,14 +14,18 @@ scan) or in linear space (a vectorised time loop, faster on CPU), the same funct
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.cell import Cell, State, probed
+from seqnet.models.factory import register_model
+from seqnet.models.options import EngineConfig, ForgetGateOptions
 from seqnet.models.scan import (
+    ScanRNN,
     block_linear,
     linear_recurrence_time_major,
     log_positive,
@@ -37,26 +41,7 @@ class MinLSTMCell(Cell):
     gate_count = 3
     recurrent = None
     forget_gate, input_gate = 0, 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        forget_bias: float = 1.0,
-        chrono_tmax: float | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            forget_bias=forget_bias,
-            chrono_tmax=chrono_tmax,
-            device=device,
-            dtype=dtype,
-        )
+    Options = ForgetGateOptions
 
     def project_input(self, x: Tensor) -> Tensor:
         """(f'_t, g(k_h)_t) for every step: all the sequential step needs."""
@@ -123,3 +108,13 @@ class _LinearGates(torch.autograd.Function):
         grad_k_i = torch.mul(w, i).sub_(w)
         grad_k_h = positive_backward(grad_b, s, nonneg).mul_(keep_new)
         return grad_k_f, grad_k_i, grad_k_h
+
+
+@dataclass
+class MinLSTMConfig(ForgetGateOptions, EngineConfig):
+    name: str = "minlstm"
+
+
+@register_model("minlstm", config=MinLSTMConfig)
+class MinLSTM(ScanRNN):
+    cell_class = MinLSTMCell

@@ -1,16 +1,24 @@
-"""Model registry: ``model=<name>`` builds a registered recurrent core inside the model that the
-task's shape needs; a config or checkpoint can build nothing else.
+"""The model registry and factory: ``model=<name>`` builds a registered recurrent core inside the
+model that the task's shape needs; a config or checkpoint can build nothing else.
 
 A registered name maps to a *core*: either a module with the ``torch.nn.LSTM`` constructor
 (``cls(input_size, hidden_size, num_layers, batch_first=True, dropout=..., **options)``, such as
 the fused cores) or a ``Cell`` subclass, which ``StepRNN`` runs on the step-by-step engine. The
 encoder, the head and the rest of the plumbing are built in one place (``build_model``), so a new
-model is a config dataclass and one registration line, not another copy of the construction:
+model is one file in ``models/zoo/``: its cell, its config dataclass and one registration line
+(the docs' "Extending seqnet" page):
 
     @dataclass
-    class MyCellConfig(ModelConfig):
+    class MyCellOptions:
+        my_option: float = 0.5          # MyCell(input_size, hidden_size, bias, my_option=...)
+
+    class MyCell(Cell):
+        Options = MyCellOptions
+        ...
+
+    @dataclass
+    class MyCellConfig(MyCellOptions, EngineConfig):
         name: str = "my_cell"
-        my_option: float = 0.5          # passed to MyCell(input_size, hidden_size, bias, my_option)
 
     register_model("my_cell", config=MyCellConfig)(MyCell)
 """
@@ -19,16 +27,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from omegaconf import MISSING, DictConfig
+from omegaconf import DictConfig
 from torch import nn
 
 from seqnet.data.base import TaskSpec
-from seqnet.models.cells.base import Cell
+from seqnet.models.cell import Cell
 from seqnet.models.cores import StepRNN
 from seqnet.models.decoders import EncoderDecoder, VectorDecoder
+from seqnet.models.options import ModelConfig
 from seqnet.models.sequence_model import SequenceModel
 from seqnet.registry import Registry
 
@@ -36,20 +44,6 @@ C = TypeVar("C", bound=type)
 
 #: ``make_core(input_size) -> core``: a registered core with every other option bound.
 CoreFactory = Callable[[int], nn.Module]
-
-
-@dataclass
-class ModelConfig:
-    """Fields every model config has; a model's own config subclasses this."""
-
-    name: str = MISSING
-    hidden_size: int = 128
-    num_layers: int = 1
-    # Dropout between recurrent layers (as torch.nn.LSTM's dropout); needs num_layers >= 2.
-    dropout: float = 0.0
-    # Output size of the input encoder: a linear layer for real inputs (null: feed the inputs
-    # to the recurrent core unchanged), an embedding for token inputs.
-    encoder_size: int | None = 32
 
 
 #: Options of ``ModelConfig`` that the model plumbing consumes; the rest go to the core.

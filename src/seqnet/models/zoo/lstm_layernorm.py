@@ -1,6 +1,6 @@
-"""Layer-normalised LSTM (Ba, Kiros and Hinton 2016): the input and the recurrent gate
-pre-activations are normalised separately (over all four gate blocks together), and so is the
-cell state on its way to the output:
+"""``model=lstm_layernorm``: the layer-normalised LSTM (Ba, Kiros and Hinton 2016): the input and
+the recurrent gate pre-activations are normalised separately (over all four gate blocks together),
+and so is the cell state on its way to the output:
 
     a = LN(W_ih x_t) * gain_ih + b_ih + LN(W_hh h_{t-1}) * gain_hh + b_hh      (i, f, g, o)
     c_t = sigmoid(a_f) * c_{t-1} + sigmoid(a_i) * tanh(a_g)
@@ -14,15 +14,18 @@ step is the un-normalised c_t.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import State
-from seqnet.models.cells.lstm import LSTMCell
-from seqnet.models.cells.lstm_sequence import lstm_sequence
+from seqnet.models.cell import State
+from seqnet.models.factory import register_model
+from seqnet.models.kernels.lstm import lstm_sequence
+from seqnet.models.options import EngineConfig, LSTMOptions
+from seqnet.models.zoo.lstm import LSTMCell
 
 EPS = 1e-5
 
@@ -73,3 +76,11 @@ class LayerNormLSTMCell(LSTMCell):
     def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         norms = (self.gain_hh, self.gain_c, self.bias_c, EPS)
         return lstm_sequence(self, self.project_input(x), state, layer_norm=norms)
+
+
+@dataclass
+class LSTMLayerNormConfig(LSTMOptions, EngineConfig):
+    name: str = "lstm_layernorm"
+
+
+register_model("lstm_layernorm", config=LSTMLayerNormConfig)(LayerNormLSTMCell)

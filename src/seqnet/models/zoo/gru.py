@@ -1,37 +1,25 @@
-"""GRU cell with PyTorch's equations and gate order (reset, update, new), as torch.nn.GRUCell."""
+"""``model=gru``: the GRU on PyTorch's fused ``nn.GRU`` (``FusedGRU``), or on the engine where
+that is faster, by ``backend`` or with zoneout: ``GRUCell``, with PyTorch's equations and gate
+order (reset, update, new), as torch.nn.GRUCell."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from dataclasses import dataclass
 
-from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.cells.gru_sequence import gru_sequence
+import torch
+from torch import Tensor, nn
+
+from seqnet.models.cell import Cell, State, probed
+from seqnet.models.cores import FusedCore
+from seqnet.models.factory import register_model
+from seqnet.models.kernels.gru import gru_sequence
+from seqnet.models.options import FusedConfig, GatedOptions
 
 
 class GRUCell(Cell):
+    Options = GatedOptions
     state_names = ("h",)
     gate_count = 3
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        zoneout: float = 0.0,
-        recurrent_init: str = "default",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            zoneout=zoneout,
-            recurrent_init=recurrent_init,
-            device=device,
-            dtype=dtype,
-        )
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
@@ -52,3 +40,18 @@ class GRUCell(Cell):
         # b_hn stays inside the reset gate's product, as in PyTorch (and cuDNN).
         n = torch.addcmul(x_proj[:, H2:], r, h_proj[:, H2:]).tanh()
         return torch.lerp(n, h, z)  # (1 - z) * n + z * h
+
+
+class FusedGRU(FusedCore, nn.GRU):
+    cell_class = GRUCell
+    # The GRU's whole-sequence kernel trained faster than the fused nn.GRU on CPU, cuDNN is
+    # faster on GPU (scripts/bench.py --only backends; the docs' performance page).
+    engine_faster_on = frozenset({"cpu"})
+
+
+@dataclass
+class GRUConfig(GatedOptions, FusedConfig):
+    name: str = "gru"
+
+
+register_model("gru", config=GRUConfig)(FusedGRU)

@@ -1,5 +1,6 @@
-"""LSTM with peephole connections (Gers and Schmidhuber 2000): the input and forget gates see
-the previous cell state, the output gate the new one, each through a diagonal weight:
+"""``model=lstm_peephole``: the LSTM with peephole connections (Gers and Schmidhuber 2000): the
+input and forget gates see the previous cell state, the output gate the new one, each through a
+diagonal weight:
 
     i = sigmoid(a_i + w_ci * c_{t-1})     f = sigmoid(a_f + w_cf * c_{t-1})     g = tanh(a_g)
     c_t = f * c_{t-1} + i * g             o = sigmoid(a_o + w_co * c_t)         h_t = o * tanh(c_t)
@@ -11,14 +12,17 @@ U(-1/sqrt(H), 1/sqrt(H)).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from seqnet.models.cells.base import State
-from seqnet.models.cells.lstm import LSTMCell
-from seqnet.models.cells.lstm_sequence import lstm_sequence
+from seqnet.models.cell import State
+from seqnet.models.factory import register_model
+from seqnet.models.kernels.lstm import lstm_sequence
+from seqnet.models.options import EngineConfig, LSTMOptions
+from seqnet.models.zoo.lstm import LSTMCell
 
 
 class PeepholeLSTMCell(LSTMCell):
@@ -43,3 +47,11 @@ class PeepholeLSTMCell(LSTMCell):
     def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         peepholes = (self.weight_ci, self.weight_cf, self.weight_co)
         return lstm_sequence(self, self.project_input(x), state, peepholes=peepholes)
+
+
+@dataclass
+class LSTMPeepholeConfig(LSTMOptions, EngineConfig):
+    name: str = "lstm_peephole"
+
+
+register_model("lstm_peephole", config=LSTMPeepholeConfig)(PeepholeLSTMCell)

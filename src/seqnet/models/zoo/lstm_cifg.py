@@ -1,5 +1,6 @@
-"""LSTM with coupled input and forget gates, CIFG (Greff et al. 2017, "LSTM: A Search Space
-Odyssey"): the input gate is i = 1 - f, so there are three gate blocks (f, g, o):
+"""``model=lstm_cifg``: the LSTM with coupled input and forget gates, CIFG (Greff et al. 2017,
+"LSTM: A Search Space Odyssey"): the input gate is i = 1 - f, so there are three gate blocks (f, g,
+o):
 
     f = sigmoid(a_f)    g = tanh(a_g)    o = sigmoid(a_o)
     c_t = f * c_{t-1} + (1 - f) * g      h_t = o * tanh(c_t)
@@ -10,11 +11,15 @@ is no input gate of its own).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from seqnet.models.cells.base import State
-from seqnet.models.cells.lstm import LSTMCell
+from seqnet.models.cell import State
+from seqnet.models.factory import register_model
+from seqnet.models.options import EngineConfig, LSTMOptions
+from seqnet.models.zoo.lstm import LSTMCell
 
 
 class CIFGLSTMCell(LSTMCell):
@@ -28,3 +33,11 @@ class CIFGLSTMCell(LSTMCell):
         H = self.hidden_size
         c_new = torch.lerp(gates[:, H : 2 * H].tanh(), c, f)  # f * c + (1 - f) * g
         return self.finish(state, c_new, lambda c_t: o * c_t.tanh(), probe)
+
+
+@dataclass
+class LSTMCIFGConfig(LSTMOptions, EngineConfig):
+    name: str = "lstm_cifg"
+
+
+register_model("lstm_cifg", config=LSTMCIFGConfig)(CIFGLSTMCell)

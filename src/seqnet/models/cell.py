@@ -6,11 +6,12 @@ only the recurrent part runs per step. Parameter names follow ``torch.nn.LSTMCel
 (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``), so a cell can share the weights of one
 layer of a fused ``nn.LSTM`` (``weight_ih_l0`` ...) without copying them.
 
-Shared behaviour lives here, as in haste: parameter creation, the initialisation options
-(``recurrent_init``, ``forget_bias``, ``chrono_tmax``; see ``cells.init``) and zoneout
-(``zone``). A variant sets a few class attributes, adds its own parameters in
-``extra_parameters`` and writes ``step``; it may also write ``sequence``, a whole-sequence
-kernel with its backward written out, which the engine then trains with.
+Shared behaviour lives here, as in haste: parameter creation, the options (``Options``, a
+dataclass that holds their defaults), the initialisation options (``recurrent_init``,
+``forget_bias``, ``chrono_tmax``; see ``models.init``) and zoneout (``zone``). A variant sets a
+few class attributes, adds its own parameters in ``extra_parameters`` and writes ``step``; it may
+also write ``sequence``, a whole-sequence kernel with its backward written out, which the engine
+then trains with.
 """
 
 from __future__ import annotations
@@ -21,19 +22,32 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqnet.models.cells import init
+from seqnet.models import init
+from seqnet.models.options import NoOptions, fill_options, option_names, plain
 
 State = tuple[Tensor, ...]
+#: Options the base class itself reads (zoneout, initialisation), whichever cell has them.
+BASE_OPTIONS = ("zoneout", "recurrent_init", "forget_bias", "chrono_tmax")
 
 
 class Cell(nn.Module):
     """Base class: subclasses set the class attributes below and implement ``step``.
 
-    Options (keywords, each cell's constructor lists the ones that apply to it):
-    ``zoneout`` (Krueger et al. 2017: in training each unit keeps its previous state with this
-    probability, in evaluation the state is the expectation), ``recurrent_init``,
-    ``forget_bias`` and ``chrono_tmax`` (see ``cells.init``).
+    ``Cell(input_size, hidden_size, bias=True, **options)``: the keywords are the fields of the
+    cell's ``Options`` dataclass, which holds their defaults (``LSTMOptions``: ``zoneout``,
+    ``recurrent_init``, ``forget_bias``, ``chrono_tmax``); each becomes an attribute. The base
+    reads the four above where a cell has them: ``zoneout`` (Krueger et al. 2017: in training
+    each unit keeps its previous state with this probability, in evaluation the state is the
+    expectation) and the initialisation options (see ``models.init``).
     """
+
+    #: The cell's options and their defaults (a dataclass; ``models.options``).
+    Options: ClassVar[type] = NoOptions
+    #: What a cell without the option does: no zoneout, PyTorch's initialisation, no forget gate.
+    zoneout: float = 0.0
+    recurrent_init: str = "default"
+    forget_bias: float | None = None
+    chrono_tmax: float | None = None
 
     #: Names of the state tensors, output first (``("h",)`` or ``("h", "c")``).
     state_names: ClassVar[tuple[str, ...]] = ("h",)
@@ -55,12 +69,9 @@ class Cell(nn.Module):
         hidden_size: int,
         bias: bool = True,
         *,
-        zoneout: float = 0.0,
-        recurrent_init: str = "default",
-        forget_bias: float | None = None,
-        chrono_tmax: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -69,13 +80,20 @@ class Cell(nn.Module):
                 f"{name} needs input_size >= 1 and hidden_size >= 1, "
                 f"got input_size={input_size}, hidden_size={hidden_size}"
             )
-        init.check_zoneout(zoneout)
-        init.check_recurrent_init(recurrent_init)
-        init.check_forget_bias(forget_bias, name, self.forget_gate)
-        init.check_chrono(chrono_tmax, name, self.forget_gate)
+        # The initialisation options and zoneout are the base's own: a cell may pass them on
+        # without declaring them (the checks below then say why they do not apply).
+        own = option_names(self.Options)
+        base = {k: plain(v) for k, v in options.items() if k in BASE_OPTIONS and k not in own}
+        given = {k: v for k, v in options.items() if k not in base}
+        self.options = {**fill_options(self.Options, given, name), **base}
+        for option, value in self.options.items():
+            setattr(self, option, value)
+        init.check_zoneout(self.zoneout)
+        init.check_recurrent_init(self.recurrent_init)
+        init.check_forget_bias(self.forget_bias, name, self.forget_gate)
+        init.check_chrono(self.chrono_tmax, name, self.forget_gate)
+        self.check_options()
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.zoneout, self.recurrent_init = zoneout, recurrent_init
-        self.forget_bias, self.chrono_tmax = forget_bias, chrono_tmax
 
         gates = self.gate_count * hidden_size
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
@@ -93,6 +111,10 @@ class Cell(nn.Module):
             self.register_parameter(pname, p)
         if torch.device(device or "cpu").type != "meta":  # meta: from_parameters shares weights
             self.reset_parameters()
+
+    def check_options(self) -> None:
+        """A variant's checks of its own options (``ValueError`` naming the key and the fix),
+        made before its parameters exist."""
 
     def extra_parameters(
         self, bias: bool, factory: dict[str, Any]
@@ -178,7 +200,7 @@ class Cell(nn.Module):
         """Optional: every timestep at once, from the time-major layer input ``x`` (time,
         batch, input_size); returns every output (time, batch, hidden) and the final state. A
         cell that defines it (a whole-sequence kernel with its backward written out, as in
-        ``cells.lstm_sequence``) trains with it; the engine uses it only where the class itself
+        ``models.kernels.lstm``) trains with it; the engine uses it only where the class itself
         defines it (``has_sequence_kernel``)."""
         raise NotImplementedError
 
@@ -200,12 +222,8 @@ class Cell(nn.Module):
 
     def extra_repr(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"]
-        if self.zoneout:
-            options.append(f"zoneout={self.zoneout}")
-        if self.recurrent_init != "default":
-            options.append(f"recurrent_init={self.recurrent_init}")
-        if self.chrono_tmax is not None:
-            options.append(f"chrono_tmax={self.chrono_tmax}")
+        defaults = fill_options(self.Options, {}, type(self).__name__)
+        options += [f"{k}={v}" for k, v in self.options.items() if defaults.get(k) != v]
         return ", ".join(options)
 
 

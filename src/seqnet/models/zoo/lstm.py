@@ -1,51 +1,32 @@
-"""LSTM cell with PyTorch's gate order (input, forget, cell, output), as torch.nn.LSTMCell.
+"""``model=lstm``: the LSTM on PyTorch's fused ``nn.LSTM`` (``FusedLSTM``), or, by ``backend``
+or with zoneout, on the engine: ``LSTMCell``, with PyTorch's gate order (input, forget, cell,
+output), as torch.nn.LSTMCell.
 
 ``LSTMCell`` is also the base of the LSTM variants (peephole, CIFG, layer norm): they share its
-options and ``finish``, which applies zoneout and the probes in the right order.
+options (``LSTMOptions``) and ``finish``, which applies zoneout and the probes in the right order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State, probed
-from seqnet.models.cells.lstm_sequence import lstm_sequence
-
-__all__ = ["LSTMCell"]
+from seqnet.models.cell import Cell, State, probed
+from seqnet.models.cores import FusedCore
+from seqnet.models.factory import register_model
+from seqnet.models.kernels.lstm import lstm_sequence
+from seqnet.models.options import FusedConfig, LSTMOptions
 
 
 class LSTMCell(Cell):
+    Options = LSTMOptions
     state_names = ("h", "c")
     gate_count = 4
     input_gate, forget_gate = 0, 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        forget_bias: float = 1.0,
-        chrono_tmax: float | None = None,
-        zoneout: float = 0.0,
-        recurrent_init: str = "default",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            forget_bias=forget_bias,
-            chrono_tmax=chrono_tmax,
-            zoneout=zoneout,
-            recurrent_init=recurrent_init,
-            device=device,
-            dtype=dtype,
-        )
 
     def project_input(self, x: Tensor) -> Tensor:
         # Both biases are added once here rather than b_hh at every step.
@@ -87,3 +68,15 @@ class LSTMCell(Cell):
             c_new = c_new + probe[1]
         h_new = output(c_new)
         return (h_new if probe is None else h_new + probe[0]), c_new
+
+
+class FusedLSTM(FusedCore, nn.LSTM):
+    cell_class = LSTMCell
+
+
+@dataclass
+class LSTMConfig(LSTMOptions, FusedConfig):
+    name: str = "lstm"
+
+
+register_model("lstm", config=LSTMConfig)(FusedLSTM)

@@ -1,5 +1,5 @@
-"""minGRU (Feng et al. 2024, "Were RNNs All We Needed?"): a GRU whose gate and candidate depend
-on the input only, so that it trains with a parallel scan (``models.scan``):
+"""``model=mingru``: minGRU (Feng et al. 2024, "Were RNNs All We Needed?"): a GRU whose gate and
+candidate depend on the input only, so that it trains with a parallel scan (``models.scan``):
 
     z_t = sigmoid(k_z)       h~_t = g(k_h)       h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
 
@@ -11,12 +11,17 @@ scan) or in linear space (a vectorised time loop, faster on CPU), the same funct
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import Cell, State, probed
+from seqnet.models.cell import Cell, State, probed
+from seqnet.models.factory import register_model
+from seqnet.models.options import EngineConfig
 from seqnet.models.scan import (
+    ScanRNN,
     block_linear,
     linear_recurrence_time_major,
     log_positive,
@@ -29,16 +34,6 @@ class MinGRUCell(Cell):
     state_names = ("h",)
     gate_count = 2
     recurrent = None
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
 
     def project_input(self, x: Tensor) -> Tensor:
         """(z_t, h~_t) for every step: all the sequential step needs."""
@@ -67,3 +62,13 @@ class MinGRUCell(Cell):
         minus_log_a = F.softplus(k_z)
         decay = minus_log_a.cumsum(dim=1)
         return scan_with_decay(decay, k_z + log_positive(k_h) + (decay - minus_log_a), h0)
+
+
+@dataclass
+class MinGRUConfig(EngineConfig):
+    name: str = "mingru"
+
+
+@register_model("mingru", config=MinGRUConfig)
+class MinGRU(ScanRNN):
+    cell_class = MinGRUCell

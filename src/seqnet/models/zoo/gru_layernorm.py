@@ -1,6 +1,7 @@
-"""Layer-normalised GRU, the GRU counterpart of ``LayerNormLSTMCell`` (Ba, Kiros and Hinton 2016):
-the input and the recurrent pre-activations are normalised separately, over all three gate
-blocks together, before the GRU's usual equations (PyTorch's gate order r, z, n):
+"""``model=gru_layernorm``: the layer-normalised GRU, the GRU counterpart of ``LayerNormLSTMCell``
+(Ba, Kiros and Hinton 2016): the input and the recurrent pre-activations are normalised separately,
+over all three gate blocks together, before the GRU's usual equations (PyTorch's gate order r, z,
+n):
 
     a = LN(W_ih x_t) * gain_ih + b_ih          b = LN(W_hh h_{t-1}) * gain_hh + b_hh
     r = sigmoid(a_r + b_r)    z = sigmoid(a_z + b_z)    n = tanh(a_n + r * b_n)
@@ -11,15 +12,18 @@ The gains start at 1; the biases are the shifts of the norms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqnet.models.cells.base import State
-from seqnet.models.cells.gru import GRUCell
-from seqnet.models.cells.gru_sequence import gru_sequence
+from seqnet.models.cell import State
+from seqnet.models.factory import register_model
+from seqnet.models.kernels.gru import gru_sequence
+from seqnet.models.options import EngineConfig, GatedOptions
+from seqnet.models.zoo.gru import GRUCell
 
 EPS = 1e-5
 
@@ -51,3 +55,11 @@ class LayerNormGRUCell(GRUCell):
 
     def sequence(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         return gru_sequence(self, self.project_input(x), state, layer_norm=(self.gain_hh, EPS))
+
+
+@dataclass
+class GRULayerNormConfig(GatedOptions, EngineConfig):
+    name: str = "gru_layernorm"
+
+
+register_model("gru_layernorm", config=GRULayerNormConfig)(LayerNormGRUCell)

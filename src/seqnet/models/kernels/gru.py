@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqnet.models.cells.base import State, keep_mask
-from seqnet.models.cells.lstm_sequence import layer_norm_backward, summed, weight_grad
+from seqnet.models.cell import State, keep_mask
+from seqnet.models.kernels.lstm import layer_norm_backward, summed, weight_grad
 
 
 def gru_sequence(
