@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up, untimed: imports (hydra, tensorboard, matplotlib for the heatmaps), oneDNN
         # primitives, the allocator.
         ctx.runs.train(4, grad_every=2)
-        from seqnet.data.adding import AddingProblem
+        from seqnet.data.tasks.adding import AddingProblem
 
         hand_train(AddingProblem(seq_len=SEQ_LEN, batch_size=BATCH, device=device), 4, device)
         for i, name in enumerate(chosen, 1):

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from seqnet.data import TASK_REGISTRY, build_task
-from seqnet.data.adding import BASELINE_MSE, AddingProblem
 from seqnet.data.seeds import heldout_seed, stream_seed
+from seqnet.data.tasks.adding import BASELINE_MSE, AddingProblem
 
 
 def marker_positions(x: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import compose_config
 from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.gradients import measure_profile
-from seqnet.logging.hparams import all_metric_tags
 from seqnet.models import build_model
+from seqnet.tblog.hparams import all_metric_tags
 from seqnet.training.evaluation import evaluate
 from seqnet.training.loop import train
 

@@ -13,7 +13,7 @@ import torch
 
 from conftest import TINY_RUN, compose_config
 from seqnet.data import build_task
-from seqnet.data.char_lm import (
+from seqnet.data.tasks.char_lm import (
     EVAL_STREAMS,
     VOCABULARY,
     corpus,

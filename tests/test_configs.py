@@ -13,9 +13,12 @@ from omegaconf.errors import ConfigAttributeError, ValidationError
 from torch import nn, optim
 
 from conftest import compose_config
-from seqnet.config import AdamConfig, ProbeDtype, RMSpropConfig, SGDConfig, TrainerConfig
+from seqnet.config import ProbeDtype, TrainerConfig
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
+from seqnet.optim.adam import AdamConfig
+from seqnet.optim.rmsprop import RMSpropConfig
+from seqnet.optim.sgd import SGDConfig
 from seqnet.train import CONFIG_DIR
 
 
@@ -56,7 +59,6 @@ def test_default_config_values() -> None:
     assert cfg.optim._target_ == "torch.optim.Adam"
     assert cfg.seed == 42
     assert cfg.ckpt_path is None
-    assert cfg.task_name == "train"
     assert cfg.trainer.max_steps == 2000
     assert cfg.trainer.clip_grad_norm is None
     assert cfg.trainer.device == "auto"

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from seqnet.data import build_task
-from seqnet.data.copy_memory import CopyMemory, memoryless_loss
+from seqnet.data.tasks.copy_memory import CopyMemory, memoryless_loss
 
 
 @pytest.mark.parametrize("T", [1, 5, 50])

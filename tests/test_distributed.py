@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import TINY_RUN, compose_config
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients
 from seqnet.training.distributed import (

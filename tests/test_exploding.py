@@ -7,7 +7,7 @@ import logging
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.training.loop import train
 
 

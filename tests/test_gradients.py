@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from seqnet.data import Task, TaskSpec, build_task
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 from seqnet.gradients import GradientProfile, measure_profile
 from seqnet.gradients.profile import log10_floor
 from seqnet.models import build_model
@@ -116,15 +116,15 @@ def test_float32_underflows_to_zero_and_float64_does_not(flush_denormal):
     model = build_model({"name": "rnn"}, task.spec)
     f32 = measure_profile(model, task, task.val_set(), 0, dtype="float32")
     f64 = measure_profile(model, task, task.val_set(), 0, dtype="float64")
-    zeros = f32.zero_steps("h_l0")
+    zeros = f32.summary("h_l0", 1e-3)["zero_steps"]
     assert zeros > 0
     assert np.all(f32.norms["h_l0"][:zeros] == 0.0)  # underflow starts at the earliest steps
-    assert f64.zero_steps("h_l0") == 0
+    assert f64.summary("h_l0", 1e-3)["zero_steps"] == 0
     assert f64.log10("h_l0")[0] < -45  # far below float32's smallest number
     # The floor stands for zero in log10 and in the summaries; the model is unchanged.
     assert log10_floor("float32") == -46.0
     assert np.all(f32.log10("h_l0")[:zeros] == -46.0)
-    assert f32.log10_ratio("h_l0") == -46.0 - f32.log10("h_l0")[-1]
+    assert f32.summary("h_l0", 1e-3)["log10_ratio"] == -46.0 - f32.log10("h_l0")[-1]
     assert next(model.parameters()).dtype == torch.float32
     # Where float32 has not underflowed, both agree.
     ok = slice(-50, None)
@@ -136,14 +136,15 @@ def test_profile_summaries_on_synthetic_norms():
         step=5, norms={"h_l0": np.array([0.0, 1e-6, 1e-4, 0.5, 1.0])}, dtype="float64"
     )
     np.testing.assert_array_equal(p.log10("h_l0"), [-325.0, -6.0, -4.0, math.log10(0.5), 0.0])
-    assert p.log10_ratio("h_l0") == -325.0
-    assert p.horizon("h_l0", 1e-3) == 2  # t=4 and t=3 stay >= 1e-3 x norm[4]; t=2 falls below
-    assert p.horizon("h_l0", 1e-7) == 4
-    assert p.zero_steps("h_l0") == 1
+    assert p.summary("h_l0", 1e-3)["log10_ratio"] == -325.0
+    # t=4 and t=3 stay >= 1e-3 x norm[4]; t=2 falls below
+    assert p.summary("h_l0", 1e-3)["horizon"] == 2
+    assert p.summary("h_l0", 1e-7)["horizon"] == 4
+    assert p.summary("h_l0", 1e-3)["zero_steps"] == 1
     flat = GradientProfile(step=0, norms={"h_l0": np.ones(6)})
-    assert flat.horizon("h_l0") == 6 and flat.log10_ratio("h_l0") == 0.0
+    assert flat.summary("h_l0", 1e-3) == {"log10_ratio": 0.0, "horizon": 6, "zero_steps": 0}
     dead = GradientProfile(step=0, norms={"h_l0": np.zeros(3)})
-    assert dead.horizon("h_l0") == 0
+    assert dead.summary("h_l0", 1e-3)["horizon"] == 0
 
 
 def test_probe_leaves_training_state_untouched():

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from seqnet.data import Task, TaskSpec, build_task
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 from seqnet.gradients import measure_profile
 from seqnet.models import SequenceModel, build_model
 
@@ -125,7 +125,8 @@ def test_lstm_saturated_forget_gate_keeps_dl_dc_flat(flush_denormal, dtype):
     profile = measure_profile(model, task, task.val_set(), 0, dtype=dtype)
     np.testing.assert_array_equal(profile.norms["c_l0"], np.full(T, 5.0))
     assert profile.norms["h_l0"][-1] == 5.0
-    assert profile.log10_ratio("c_l0") == 0.0 and profile.horizon("c_l0") == T
+    summary = profile.summary("c_l0", 1e-3)
+    assert summary["log10_ratio"] == 0.0 and summary["horizon"] == T
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -142,7 +143,7 @@ def test_gru_update_gate_at_one_copies_the_gradient(flush_denormal, dtype):
     profile = measure_profile(model, task, task.val_set(), 0, dtype=dtype)
     np.testing.assert_array_equal(profile.norms["h_l0"], np.full(T, 5.0))
     np.testing.assert_array_equal(profile.norms["x"], np.zeros(T))
-    assert profile.zero_steps("x") == T
+    assert profile.summary("x", 1e-3)["zero_steps"] == T
 
 
 @pytest.mark.parametrize("a", [1.0, 0.8, 0.7, 0.5])
@@ -165,7 +166,8 @@ def test_relu_rnn_analytic_decay(a, flush_denormal):
     k = np.arange(T - 1, -1, -1)
     norms = profile.norms["h_l0"]
     np.testing.assert_allclose(norms / norms[-1], held**k, rtol=1e-12)
-    assert profile.log10_ratio("h_l0") == pytest.approx((T - 1) * math.log10(held), abs=1e-9)
+    summary = profile.summary("h_l0", 1e-3)
+    assert summary["log10_ratio"] == pytest.approx((T - 1) * math.log10(held), abs=1e-9)
     # The horizon counts the k = 0, 1, ... with a^k >= 1e-3: 0.7^19 = 1.1e-3 > 1e-3 > 0.7^20 and
     # 0.5^9 = 2.0e-3 > 1e-3 > 0.5^10; 0.8^29 = 1.5e-3 never falls below within T = 30 steps.
-    assert profile.horizon("h_l0") == {1.0: 30, 0.8: 30, 0.7: 20, 0.5: 10}[a]
+    assert summary["horizon"] == {1.0: 30, 0.8: 30, 0.7: 20, 0.5: 10}[a]

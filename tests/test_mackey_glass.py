@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from seqnet.data import build_task, cache
-from seqnet.data import mackey_glass as mg
-from seqnet.data.mackey_glass import MackeyGlass, integrate_mackey_glass, mackey_glass_series
+from seqnet.data.tasks import mackey_glass as mg
+from seqnet.data.tasks.mackey_glass import MackeyGlass, integrate_mackey_glass, mackey_glass_series
 
 
 def euler_reference(length: int, tau: int, dt: float = 0.001) -> np.ndarray:

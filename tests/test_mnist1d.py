@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from seqnet.data import build_task, cache
-from seqnet.data import mnist1d as mnist1d_module
-from seqnet.data.mnist1d import MNIST1D, load_mnist1d
+from seqnet.data.tasks import mnist1d as mnist1d_module
+from seqnet.data.tasks.mnist1d import MNIST1D, load_mnist1d
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.models import (
     MODEL_REGISTRY,
     FusedGRU,

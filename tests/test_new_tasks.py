@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from seqnet.data import Decoded, build_task
-from seqnet.data.base import IGNORE_INDEX
-from seqnet.data.digit_caption import VOCABULARY as CAPTIONS
-from seqnet.data.seq2seq import VOCABULARY as WORDS
-from seqnet.data.seq2seq import longest_translation, number_words
-from seqnet.data.sine_gen import BASELINE_MSE
 from seqnet.data.sklearn_digits import DIGIT_NAMES, digits_split, load_arrays, split_indices
+from seqnet.data.task import IGNORE_INDEX
+from seqnet.data.tasks.digit_caption import VOCABULARY as CAPTIONS
+from seqnet.data.tasks.seq2seq import VOCABULARY as WORDS
+from seqnet.data.tasks.seq2seq import longest_translation, number_words
+from seqnet.data.tasks.sine_gen import BASELINE_MSE
 from seqnet.models import build_model
 from seqnet.training.evaluation import evaluate
 

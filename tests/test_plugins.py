@@ -25,9 +25,9 @@ from seqnet import plugins
 from seqnet.config import CONFIG_DIR
 from seqnet.data import TASK_REGISTRY
 from seqnet.errors import ConfigError
-from seqnet.logging.hparams import all_hparam_keys, flat_hparams
 from seqnet.models import MODEL_REGISTRY, RNNCell, core_factory
 from seqnet.plugins import PluginError, load_plugins
+from seqnet.tblog.hparams import all_hparam_keys, flat_hparams
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_cell"

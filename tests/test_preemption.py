@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import TINY, compose_config
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.errors import TrainingDiverged
 from seqnet.gradients import load_gradients
 from seqnet.train import check_metric

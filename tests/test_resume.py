@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import TINY, compose_config
 from seqnet.data import TaskSpec
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.errors import CheckpointError, GradientsFileError
 from seqnet.gradients import GradientStore, load_gradients
 from seqnet.models import build_model

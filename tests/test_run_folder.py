@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY, compose_config
-from seqnet.config import MAX_NAME_BYTES, fit_folder_name
 from seqnet.errors import ConfigError
+from seqnet.resolvers import MAX_NAME_BYTES, fit_folder_name
 from seqnet.training import run_folder
 from seqnet.training.loop import train
 from test_cli import run_cli

@@ -9,7 +9,7 @@ import torch
 
 from conftest import compose_config
 from seqnet.cli import sample as sample_cli
-from seqnet.data.char_lm import decode, encode
+from seqnet.data.tasks.char_lm import decode, encode
 from seqnet.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")

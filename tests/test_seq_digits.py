@@ -10,8 +10,8 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config
 from seqnet.data import build_task
-from seqnet.data.seq_digits import SeqDigits, pixel_permutation
 from seqnet.data.sklearn_digits import split_indices
+from seqnet.data.tasks.seq_digits import SeqDigits, pixel_permutation
 
 
 def sklearn_images(split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqnet.data import build_task
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 from seqnet.gradients import measure_profile
 from seqnet.models import build_model
 from textbook import state_gradient_norms, textbook_unroll

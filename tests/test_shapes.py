@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from seqnet.data import TASK_REGISTRY, Decoded, TaskSpec, build_task
-from seqnet.data.base import IGNORE_INDEX
+from seqnet.data.task import IGNORE_INDEX
 from seqnet.gradients import measure_profile
 from seqnet.models import (
     MODEL_REGISTRY,

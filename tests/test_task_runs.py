@@ -18,8 +18,8 @@ from seqnet.cli import compare as compare_cli
 from seqnet.cli import grads as grads_cli
 from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.gradients import load_gradients
-from seqnet.logging.hparams import all_metric_tags
 from seqnet.models import build_model
+from seqnet.tblog.hparams import all_metric_tags
 from seqnet.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")

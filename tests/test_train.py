@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import compose_config
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.gradients import batch_fingerprint, load_gradients
-from seqnet.logging.hparams import all_hparam_keys, flat_hparams
 from seqnet.models import build_model
+from seqnet.tblog.hparams import all_hparam_keys, flat_hparams
 from seqnet.training.checkpoint import REQUIRED_KEYS
 from seqnet.training.loop import train
 from train_runs import (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.errors import ConfigError, TrainingDiverged
 from seqnet.models import build_model
 from seqnet.training.checkpoint import load_checkpoint

@@ -17,7 +17,7 @@ from torch import Tensor
 from cell_references import VARIANTS, unrolled
 from conftest import compose_config
 from seqnet.data import Task, TaskSpec, build_task
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients, measure_profile
 from seqnet.models import MODEL_REGISTRY, GRUCell, build_model, register_model

@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import TINY, compose_config
-from seqnet.data.adding import AddingProblem
+from seqnet.data.tasks.adding import AddingProblem
 from seqnet.models import build_model
 from seqnet.training.loop import train
 

@@ -82,7 +82,7 @@ def denormal_worker(flag: str, steps: int, threads: int | None) -> None:
     supported = torch.set_flush_denormal(flag == "on")
     if threads:
         torch.set_num_threads(threads)
-    from seqnet.data.adding import AddingProblem
+    from seqnet.data.tasks.adding import AddingProblem
 
     task = AddingProblem(seq_len=SEQ_LEN, batch_size=BATCH)
     torch.manual_seed(SEED)

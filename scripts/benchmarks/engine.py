@@ -54,7 +54,7 @@ def training_step(
     """One training step of the seqnet model that ``overrides`` compose, on the adding problem
     at ``seq_len`` (a new batch each call, as in training); run once untimed unless ``warm`` is
     false."""
-    from seqnet.data.adding import AddingProblem
+    from seqnet.data.tasks.adding import AddingProblem
     from seqnet.models import build_model
 
     cfg = runs.config(*overrides, f"data.seq_len={seq_len}")

@@ -22,7 +22,7 @@ def bench_precision(runs: SeqnetRuns, s: Settings, device: torch.device) -> list
 
 
 def _one_size(runs: SeqnetRuns, s: Settings, device: torch.device, hidden: int) -> list[Result]:
-    from seqnet.data.adding import AddingProblem
+    from seqnet.data.tasks.adding import AddingProblem
     from seqnet.models import build_model
     from seqnet.training.precision import MixedPrecision
 

@@ -14,7 +14,7 @@ from benchmarks.workload import BATCH, LR, SEED, SEQ_LEN, SeqnetRuns, Settings
 def bench_profile(runs: SeqnetRuns, s: Settings, device: torch.device) -> list[Result]:
     """3. One measure_profile pass (probe batch 64, loss at the last output) vs one training
     step (forward, backward, Adam) of the same seqnet model; interleaved, medians."""
-    from seqnet.data.adding import AddingProblem
+    from seqnet.data.tasks.adding import AddingProblem
     from seqnet.gradients import measure_profile
     from seqnet.models import build_model
 

@@ -20,7 +20,7 @@ def bench_loop(runs: SeqnetRuns, s: Settings, device: torch.device) -> Result:
     times is the steady-state rate; both contenders are timed this same way. Who goes first
     alternates from repeat to repeat.
     """
-    from seqnet.data.adding import AddingProblem
+    from seqnet.data.tasks.adding import AddingProblem
 
     task = AddingProblem(seq_len=SEQ_LEN, batch_size=BATCH, device=device)
     extra = s.long_steps - s.short_steps

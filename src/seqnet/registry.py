@@ -89,5 +89,11 @@ def schema_defaults(schema: type) -> dict[str, Any]:
     return defaults
 
 
+def plain(value: Any) -> Any:
+    """A config value as code uses it: an enum member (a dataclass default) as its value, the
+    form a composed config gives it in."""
+    return value.value if isinstance(value, Enum) else value
+
+
 def _field_names(schema: type) -> set[str]:
     return {f.name for f in fields(schema)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,6 @@ USAGE = (
 )
 _ARGUMENTS = ("ckpt", "dtype", "loss", "batch_size", "seq_len", "device", "out")
 _CHOICES = {"dtype": ("float32", "float64"), "loss": ("last", "total")}
-#: Used when neither the command line nor the checkpoint's grad_log says otherwise.
-_FALLBACKS = {"dtype": "float32", "loss": "last", "batch_size": 64, "horizon_threshold": 1e-3}
 
 
 def parse_args(argv: list[str]) -> dict[str, str | None]:
@@ -55,9 +54,11 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
 
 def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     """Measure the profile; returns the JSON-ready result."""
+    from seqnet.config import GradLogConfig
     from seqnet.gradients import measure_profile
     from seqnet.models import build_model
     from seqnet.plugins import load_plugins
+    from seqnet.registry import plain
     from seqnet.training.checkpoint import load_checkpoint
     from seqnet.training.device import configure_cpu, resolve_device
 
@@ -68,7 +69,9 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     config = checkpoint["config"]
     if device.type == "cpu":  # as the training run measured: with its own denormal setting
         configure_cpu(bool(config.get("trainer", {}).get("flush_denormal", True)))
-    logged = {**_FALLBACKS, **(config.get("grad_log") or {})}
+    # The checkpoint's own grad_log settings, the schema's defaults for any it lacks.
+    defaults = {k: plain(v) for k, v in asdict(GradLogConfig()).items()}
+    logged = {**defaults, **(config.get("grad_log") or {})}
     dtype = options["dtype"] or str(logged["dtype"])
     loss = options["loss"] or str(logged["loss"])
     batch_size = int(options["batch_size"] or logged["batch_size"])
@@ -96,14 +99,7 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
         "loss": loss,
         "horizon_threshold": threshold,
         "norms": {q: profile.norms[q].tolist() for q in profile.norms},
-        "summary": {
-            q: {
-                "log10_ratio": profile.log10_ratio(q),
-                "horizon": profile.horizon(q, threshold),
-                "zero_steps": profile.zero_steps(q),
-            }
-            for q in profile.norms
-        },
+        "summary": {q: profile.summary(q, threshold) for q in profile.norms},
     }
 
 
@@ -149,11 +145,12 @@ def output_path(options: dict[str, str | None]) -> Path:
 def format_table(result: dict[str, Any], columns: int = 5) -> str:
     """log10 norms at a few timesteps plus the summaries, one row per quantity."""
     from seqnet.gradients.profile import log10_floor
-    from seqnet.logging.grad_views import depth_timesteps
+    from seqnet.gradients.summaries import SUMMARIES
+    from seqnet.tblog.grad_views import depth_timesteps
 
     seq_len = result["seq_len"]
     times = depth_timesteps(seq_len, columns)
-    head = ["quantity", *(f"t={t}" for t in times), "log10_ratio", "horizon", "zeros"]
+    head = ["quantity", *(f"t={t}" for t in times), *SUMMARIES]
     rows = [head]
     for q, norms in result["norms"].items():
         arr = np.asarray(norms)
@@ -163,8 +160,8 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
             "" if t >= len(logs) else f"{logs[t]:.2f}" if np.isfinite(logs[t]) else "zero"
             for t in times
         ]
-        s = result["summary"][q]
-        rows.append([q, *cells, f"{s['log10_ratio']:.2f}", str(s["horizon"]), str(s["zero_steps"])])
+        summary = result["summary"][q]
+        rows.append([q, *cells, *(format_value(summary[name]) for name in SUMMARIES)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     floor = log10_floor(result["dtype"])
@@ -175,6 +172,11 @@ def format_table(result: dict[str, Any], columns: int = 5) -> str:
         f"horizon threshold {result['horizon_threshold']:g})"
     )
     return "\n".join([title, *lines])
+
+
+def format_value(value: float | int) -> str:
+    """A summary in a table: whole numbers as they are, others to two decimals."""
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,7 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
         raise SampleError(f'prompt="TEXT" is required: the text to continue\n{USAGE}')
     if options["prompt"] == "":
         raise SampleError('prompt is empty: give the text to continue, e.g. prompt="The "')
-    from seqnet.data.char_lm import VOCABULARY
+    from seqnet.data.tasks.char_lm import VOCABULARY
 
     outside = sorted({c for c in options["prompt"] if c not in VOCABULARY})
     if outside:
@@ -71,7 +71,7 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
 
 def load_char_model(ckpt: str, device: torch.device) -> nn.Module:
     """The model of a char_lm checkpoint, in eval mode."""
-    from seqnet.data.char_lm import CharLanguageModel
+    from seqnet.data.tasks.char_lm import CharLanguageModel
     from seqnet.models import build_model
     from seqnet.training.checkpoint import load_checkpoint
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
         load_plugins()  # the checkpoint may hold a model that a plugin registers
         options = parse_args(args)
-        from seqnet.data.char_lm import decode, encode
+        from seqnet.data.tasks.char_lm import decode, encode
         from seqnet.training.device import configure_cpu, resolve_device
 
         device = resolve_device(str(options["device"]))

@@ -1,20 +1,18 @@
-"""Tasks: the interface, its registry, and one file per task (each registers itself on import)."""
+"""Tasks: the interface and its registry (``task``), the shared parts (seeds, fixed splits,
+generated data, the on-disk cache, losses and metrics by kind of target), and ``tasks``: one file
+per ``data=NAME``."""
 
-# Each task module registers itself on import; add new task modules here.
-from seqnet.data import (  # noqa: F401
-    adding,
-    char_lm,
-    copy_memory,
-    digit_caption,
-    digits,
-    mackey_glass,
-    mnist1d,
-    seq2seq,
-    seq_digits,
-    sine_gen,
+from seqnet.data import tasks  # noqa: F401  (each task module registers itself)
+from seqnet.data.task import (
+    TASK_REGISTRY,
+    Batch,
+    DataConfig,
+    Decoded,
+    Task,
+    TaskSpec,
+    build_task,
+    register_task,
 )
-from seqnet.data.base import Batch, Decoded, Task, TaskSpec
-from seqnet.data.registry import TASK_REGISTRY, DataConfig, build_task, register_task
 
 __all__ = [
     "TASK_REGISTRY",

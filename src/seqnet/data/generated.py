@@ -4,13 +4,13 @@ and the validation set from its own seed, in blocks (``seqnet.data.seeds``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Generator
 
-from seqnet.data.base import Batch, Task
-from seqnet.data.registry import DataConfig
 from seqnet.data.seeds import heldout_set, stream_seed
+from seqnet.data.task import Batch, DataConfig, Task
 
 
 @dataclass
@@ -28,12 +28,12 @@ class GeneratedTask(Task):
     ``self.device``; batches and the validation set are drawn from it here."""
 
     def __init__(
-        self, batch_size: int, val_size: int, val_seed: int, device: torch.device | str = "cpu"
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
-        if val_size < 1:
-            raise ValueError(f"data.val_size must be >= 1, got {val_size}")
-        super().__init__(batch_size, device)
-        self.val_size, self.val_seed = val_size, val_seed
+        super().__init__(config, device=device, **fields)
+        self.val_size, self.val_seed = self.config.val_size, self.config.val_seed
+        if self.val_size < 1:
+            raise ValueError(f"data.val_size must be >= 1, got {self.val_size}")
         self._generator = Generator(device=self.device)
         self._val: Batch | None = None
 

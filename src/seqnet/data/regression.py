@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqnet.data.base import Task
+from seqnet.data.task import Task
 
 
 class ScalarRegression(Task):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import Batch
+from seqnet.data.task import Batch
 
 _MASK64 = (1 << 64) - 1
 _TRAIN, _HELDOUT = 0x7472_6169_6E, 0x6865_6C64  # "train", "held": the two seed domains

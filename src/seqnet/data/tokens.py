@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqnet.data.base import IGNORE_INDEX, Task
+from seqnet.data.task import IGNORE_INDEX, Task
 
 
 class CharVocabulary:

@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 import torch
 
-from seqnet.data.base import Batch, Task
+from seqnet.data.task import Batch, Task
 from seqnet.gradients.profile import GradientProfile
 from seqnet.models.engine import Probes
 from seqnet.models.factory import Model

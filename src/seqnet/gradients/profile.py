@@ -42,21 +42,8 @@ class GradientProfile:
     def log10(self, quantity: str) -> np.ndarray:
         return log10_norms(self.norms[quantity], self.dtype)
 
-    def log10_ratio(self, quantity: str) -> float:
-        """log10(norm at t=0 / norm at t=T-1), on the floored log10 values (negative: decay)."""
-        values = self.log10(quantity)
-        return float(values[0] - values[-1])
+    def summary(self, quantity: str, horizon_threshold: float) -> dict[str, float | int]:
+        """Every gradient summary of one quantity (``seqnet.gradients.summaries``)."""
+        from seqnet.gradients.summaries import Measure, summarize
 
-    def horizon(self, quantity: str, threshold: float = 1e-3) -> int:
-        """How many steps back from the end the norm stays >= ``threshold`` x its value at the
-        end, counting the end itself; ``T`` when it never falls below, 0 when the end is 0."""
-        norm = self.norms[quantity]
-        end = norm[-1]
-        if end <= 0:
-            return 0
-        below = np.flatnonzero(norm < threshold * end)
-        return len(norm) if below.size == 0 else int(len(norm) - 1 - below[-1])
-
-    def zero_steps(self, quantity: str) -> int:
-        """How many timesteps have an exactly zero gradient (underflow)."""
-        return int(np.count_nonzero(self.norms[quantity] == 0))
+        return summarize(self.norms[quantity], Measure(self.dtype, horizon_threshold))

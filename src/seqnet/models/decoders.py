@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqnet.data.base import Decoded, TaskSpec
+from seqnet.data.task import Decoded, TaskSpec
 from seqnet.models.engine import Probes
 from seqnet.models.sequence_model import Head, make_encoder, run_core, state_probe_names
 

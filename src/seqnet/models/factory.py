@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 from torch import nn
 
-from seqnet.data.base import TaskSpec
+from seqnet.data.task import TaskSpec
 from seqnet.models.cell import Cell
 from seqnet.models.cores import StepRNN
 from seqnet.models.decoders import EncoderDecoder, VectorDecoder

@@ -17,6 +17,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from seqnet.registry import plain
+
 
 @dataclass
 class ModelConfig:
@@ -108,12 +110,6 @@ class EngineConfig(EngineOptions, ModelConfig):
 @dataclass
 class FusedConfig(FusedOptions, EngineConfig):
     """The config of a model on a fused core: ``EngineConfig`` plus ``backend``."""
-
-
-def plain(value: Any) -> Any:
-    """An option's value as the cells use it: an enum member (a dataclass default) as its value,
-    the form a config gives it in."""
-    return value.value if isinstance(value, Enum) else value
 
 
 def option_names(*schemas: type) -> set[str]:

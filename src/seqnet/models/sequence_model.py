@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqnet.data.base import Decoded, TaskSpec
+from seqnet.data.task import Decoded, TaskSpec
 from seqnet.models.engine import Probes
 
 

@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnet.data import Task
 from seqnet.errors import CheckpointError, ConfigError
-from seqnet.logging.hparams import flatten
+from seqnet.tblog.hparams import flatten
 
 
 def check_config(cfg: DictConfig) -> None:

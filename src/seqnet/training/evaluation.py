@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from seqnet.data import Batch, Task
-from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import Model, concat_predictions
+from seqnet.tblog.writer import RunWriter
 
 
 @torch.no_grad()

@@ -16,9 +16,9 @@ from omegaconf import DictConfig
 
 from seqnet.data import Task
 from seqnet.gradients import GRADIENTS_FILE, GradientStore, batch_fingerprint, measure_profile
-from seqnet.logging.grad_views import gradient_layout, log_heatmaps, log_profile
-from seqnet.logging.tensorboard import RunWriter
 from seqnet.models import Model
+from seqnet.tblog.grad_views import gradient_layout, log_heatmaps, log_profile
+from seqnet.tblog.writer import RunWriter
 
 log = logging.getLogger(__name__)
 

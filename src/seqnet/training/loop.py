@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
-from seqnet.logging.progress import training_progress
+from seqnet.tblog.progress import training_progress
 from seqnet.training import run_folder
 from seqnet.training.carried_state import CarriedState
 from seqnet.training.checkpoint import load_checkpoint, save_checkpoint

@@ -13,10 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnet.data import Task, build_task
 from seqnet.errors import ConfigError
-from seqnet.logging.hparams import all_metric_tags, flat_hparams
-from seqnet.logging.tensorboard import NullWriter, RunWriter
 from seqnet.models import Model, build_model
 from seqnet.models.cores import FusedCore
+from seqnet.tblog.hparams import all_metric_tags, flat_hparams
+from seqnet.tblog.writer import NullWriter, RunWriter
 from seqnet.training.checkpoint import model_mismatch
 from seqnet.training.device import configure_cpu, configure_threads, resolve_device
 from seqnet.training.distributed import Ranks

@@ -7,7 +7,7 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqnet.logging.hparams import flatten
+from seqnet.tblog.hparams import flatten
 
 #: Config keys left out of labels: where a run was written and how it was displayed or placed
 #: do not change what was trained.

@@ -1,6 +1,6 @@
-"""The comparison figure: gradient norm against timestep (log scale) for each run, next to
-``log10_ratio`` and ``horizon`` over training. Exact zeros (underflow) are marked on the time
-axis instead of being drawn as part of a line."""
+"""The comparison figure: gradient norm against timestep (log scale) for each run, next to every
+gradient summary (``seqnet.gradients.summaries``) over training. Exact zeros (underflow) are
+marked on the time axis instead of being drawn as part of a line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from seqnet.cli.compare.runs import Run
+from seqnet.gradients.summaries import SUMMARIES
 
 
 def plot_comparison(
@@ -18,7 +19,7 @@ def plot_comparison(
     quantity: str,
     target: int,
 ):
-    """Left: norm against timestep (log y); right: log10_ratio and horizon against training step.
+    """Left: norm against timestep (log y); right: each gradient summary against training step.
 
     ``runs`` are those that logged ``quantity``; returns a matplotlib Figure (Agg canvas, no
     pyplot state, so it is safe inside tests and scripts).
@@ -26,11 +27,12 @@ def plot_comparison(
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(13, 5.6), dpi=110, layout="constrained")
-    grid = fig.add_gridspec(2, 2, width_ratios=(1.7, 1))
+    names = list(SUMMARIES)
+    fig = Figure(figsize=(13, 2.2 + 1.7 * len(names)), dpi=110, layout="constrained")
+    grid = fig.add_gridspec(len(names), 2, width_ratios=(1.7, 1))
     ax_profile = fig.add_subplot(grid[:, 0])
-    ax_ratio = fig.add_subplot(grid[0, 1])
-    ax_horizon = fig.add_subplot(grid[1, 1], sharex=ax_ratio)
+    axes = [fig.add_subplot(grid[0, 1])]
+    axes += [fig.add_subplot(grid[i, 1], sharex=axes[0]) for i in range(1, len(names))]
 
     any_zero, handles = False, []
     for i, (run, label, step) in enumerate(zip(runs, labels, steps, strict=True)):
@@ -56,17 +58,12 @@ def plot_comparison(
                 transform=ax_profile.get_xaxis_transform(),
                 clip_on=False,
             )
-        summaries = [run.profile(int(s)) for s in run.steps]
-        ax_ratio.plot(
-            run.steps, [p.log10_ratio(quantity) for p in summaries], "o-", color=color, ms=3
-        )
-        ax_horizon.plot(
-            run.steps,
-            [p.horizon(quantity, run.horizon_threshold) for p in summaries],
-            "o-",
-            color=color,
-            ms=3,
-        )
+        over_training = [
+            run.profile(int(s)).summary(quantity, run.horizon_threshold) for s in run.steps
+        ]
+        for ax, name in zip(axes, names, strict=True):
+            values = [summary[name] for summary in over_training]
+            ax.plot(run.steps, values, "o-", color=color, ms=3)
 
     ax_profile.set_yscale("log")
     ax_profile.set_xlabel("timestep t")
@@ -76,23 +73,27 @@ def plot_comparison(
     ax_profile.set_title(f"{quantity}: gradient norm per timestep at training step {target}{zeros}")
     ax_profile.grid(True, which="major", alpha=0.3)
 
-    ax_ratio.axhline(0, color="0.6", lw=0.8)
-    ax_ratio.set_ylabel("log10_ratio\nlog10(norm t=0 / norm t=T-1)")
-    ax_ratio.set_title(f"{quantity} over training (negative: vanishing)")
-    ax_ratio.tick_params(labelbottom=False)
     thresholds = {r.horizon_threshold for r in runs}
     threshold = f"{thresholds.pop():g}" if len(thresholds) == 1 else "threshold"
-    ax_horizon.set_ylabel(f"horizon (steps with\nnorm >= {threshold} x norm T-1)")
-    ax_horizon.set_xlabel("training step")
-    ax_horizon.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_horizon.yaxis.set_major_locator(MaxNLocator(integer=True))  # a horizon counts timesteps
-    low, high = ax_horizon.get_ylim()
-    if high - low < 2:  # constant horizons: keep whole-number ticks around them
-        middle = round((low + high) / 2)
-        ax_horizon.set_ylim(middle - 1, middle + 1)
-    for ax in (ax_ratio, ax_horizon):
+    for i, (ax, name) in enumerate(zip(axes, names, strict=True)):
+        summary = SUMMARIES[name]
+        label = summary.label.replace("threshold", threshold)
+        ax.set_ylabel(f"{name}\n{label}", fontsize="small")
+        if summary.integer:  # a count of timesteps: whole-number ticks
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            low, high = ax.get_ylim()
+            if high - low < 2:  # constant counts: keep whole-number ticks around them
+                middle = round((low + high) / 2)
+                ax.set_ylim(middle - 1, middle + 1)
+        else:
+            ax.axhline(0, color="0.6", lw=0.8)
+        if i < len(names) - 1:
+            ax.tick_params(labelbottom=False)
         ax.axvline(target, color="0.4", ls=":", lw=1)
         ax.grid(True, alpha=0.3)
+    axes[0].set_title(f"{quantity} over training (log10_ratio < 0: vanishing)")
+    axes[-1].set_xlabel("training step")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
 
     fig.legend(
         loc="outside lower center",

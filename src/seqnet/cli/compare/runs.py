@@ -15,8 +15,6 @@ from seqnet.cli.compare.labels import IGNORED_PREFIXES, flatten_config
 from seqnet.errors import GradientsFileError, SeqnetError
 from seqnet.gradients import GRADIENTS_FILE, GradientProfile, load_gradients
 
-DEFAULT_THRESHOLD = 1e-3
-
 
 class CompareError(SeqnetError):
     """Input that seqnet-compare cannot use: no runs, an unknown step or quantity, a bad file."""
@@ -31,7 +29,6 @@ class Run:
     norms: dict[str, np.ndarray]
     dtype: str
     config: dict[str, Hashable] = field(default_factory=dict)
-    config_source: str = "none"
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be read
 
@@ -39,7 +36,11 @@ class Run:
     def horizon_threshold(self) -> float:
         """The run's own ``grad_log.horizon_threshold``, as its TensorBoard summaries used."""
         value = self.config.get("grad_log.horizon_threshold")
-        return float(value) if isinstance(value, int | float) else DEFAULT_THRESHOLD
+        if isinstance(value, int | float):
+            return float(value)
+        from seqnet.config import GradLogConfig  # a run whose config lacks it: the default
+
+        return GradLogConfig.horizon_threshold
 
     def profile(self, step: int) -> GradientProfile:
         """The profile logged at training ``step`` (which must be one of ``steps``)."""
@@ -82,7 +83,7 @@ def load_run(path: Path) -> Run:
     except GradientsFileError as e:
         raise CompareError(f"{e}: leave this run out, or re-run it") from e
     notes: list[str] = []
-    tree, source = run_config(path, notes)
+    tree = run_config(path, notes)
     metrics: dict[str, Any] = {}
     metrics_file = path / "metrics.json"
     if metrics_file.is_file():  # absent while a run trains or after it was killed: "-"
@@ -91,11 +92,11 @@ def load_run(path: Path) -> Run:
         except (OSError, ValueError) as e:
             notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
     config = flatten_config(tree)
-    return Run(path, steps, norms, meta["dtype"], config, source, metrics, notes)
+    return Run(path, steps, norms, meta["dtype"], config, metrics, notes)
 
 
-def run_config(path: Path, notes: list[str]) -> tuple[dict[str, Any], str]:
-    """The run's composed config as a plain dict, and where it came from.
+def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
+    """The run's composed config as a plain dict.
 
     ``.hydra/config.yaml`` exists for runs launched by seqnet-train; runs made with the Python
     API have only the config saved in their checkpoint. A file that cannot be read adds a note
@@ -118,7 +119,7 @@ def run_config(path: Path, notes: list[str]) -> tuple[dict[str, Any], str]:
             except Exception:  # an interpolation that needs Hydra: keep the raw text
                 tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
             if isinstance(tree, dict):
-                return tree, ".hydra/config.yaml"
+                return tree
     checkpoint = path / "checkpoints" / "last.pt"
     if checkpoint.is_file():
         from seqnet.training.checkpoint import load_checkpoint
@@ -129,7 +130,7 @@ def run_config(path: Path, notes: list[str]) -> tuple[dict[str, Any], str]:
             config = None
             notes.append(str(e).split(";")[0])
         if isinstance(config, dict):
-            return config, "checkpoints/last.pt"
+            return config
     if notes:
         notes.append(f"{str(path)!r}: no readable config; it is labelled by its folder name")
-    return {}, "none"
+    return {}

@@ -14,15 +14,15 @@ from pathlib import Path
 from seqnet.cli.compare.labels import differing_keys
 from seqnet.cli.compare.runs import Run
 from seqnet.cli.compare.table import aligned
+from seqnet.gradients.summaries import SUMMARIES
 
 SORT_METRIC = "val/loss"
-SUMMARIES = ("log10_ratio", "horizon", "zero_steps")
 
 
 @dataclass
 class SweepRow:
     """One run: its label and differing settings, final metrics, and gradient summaries of every
-    logged quantity (``<q>/log10_ratio``, ``<q>/horizon``, ``<q>/zero_steps``) at ``grad_step``."""
+    logged quantity (``<q>/<summary>`` for every summary) at ``grad_step``."""
 
     label: str
     path: Path
@@ -46,9 +46,8 @@ def sweep_rows(runs: Sequence[Run], labels: Sequence[str], steps: Sequence[int])
         profile = run.profile(step)
         gradients: dict[str, float | int] = {}
         for q in run.norms:
-            gradients[f"{q}/log10_ratio"] = profile.log10_ratio(q)
-            gradients[f"{q}/horizon"] = profile.horizon(q, run.horizon_threshold)
-            gradients[f"{q}/zero_steps"] = profile.zero_steps(q)
+            for name, value in profile.summary(q, run.horizon_threshold).items():
+                gradients[f"{q}/{name}"] = value
         metrics = {k: v for k, v in run.metrics.items() if isinstance(v, int | float)}
         settings = {k: run.config[k] for k in keys if k in run.config}
         rows.append(SweepRow(label, run.path, settings, metrics, step, gradients))

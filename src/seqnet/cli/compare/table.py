@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from seqnet.cli.compare.runs import Run
+from seqnet.gradients.summaries import SUMMARIES
 
 
 @dataclass
@@ -16,9 +17,7 @@ class RunSummary:
     step: int
     log10_first: float  # log10 norm at t=0 (the floor of log10_floor(dtype) for an exact zero)
     log10_last: float  # ... at t=T-1
-    log10_ratio: float
-    horizon: int
-    zero_steps: int
+    summaries: dict[str, float | int]  # every gradient summary, by name
     first_is_zero: bool
     last_is_zero: bool
     val_loss: float | None
@@ -35,9 +34,7 @@ def summarize(run: Run, label: str, step: int, quantity: str) -> RunSummary:
         step=step,
         log10_first=float(logs[0]),
         log10_last=float(logs[-1]),
-        log10_ratio=profile.log10_ratio(quantity),
-        horizon=profile.horizon(quantity, run.horizon_threshold),
-        zero_steps=profile.zero_steps(quantity),
+        summaries=profile.summary(quantity, run.horizon_threshold),
         first_is_zero=bool(norms[0] == 0),
         last_is_zero=bool(norms[-1] == 0),
         val_loss=float(val_loss) if isinstance(val_loss, int | float) else None,
@@ -47,16 +44,7 @@ def summarize(run: Run, label: str, step: int, quantity: str) -> RunSummary:
 def format_table(rows: Sequence[RunSummary | tuple[str, int]], quantity: str) -> str:
     """Plain-text table, one line per run; a ``(label, step)`` row is a run without
     ``quantity``. An exact-zero norm prints as ``zero`` (``log10_ratio`` uses the floor)."""
-    head = [
-        "run",
-        "step",
-        "log10 t=0",
-        "log10 t=T-1",
-        "log10_ratio",
-        "horizon",
-        "zero_steps",
-        "val/loss",
-    ]
+    head = ["run", "step", "log10 t=0", "log10 t=T-1", *SUMMARIES, "val/loss"]
     lines = [head]
     for row in rows:
         if isinstance(row, RunSummary):
@@ -66,15 +54,13 @@ def format_table(rows: Sequence[RunSummary | tuple[str, int]], quantity: str) ->
                     str(row.step),
                     "zero" if row.first_is_zero else f"{row.log10_first:.3f}",
                     "zero" if row.last_is_zero else f"{row.log10_last:.3f}",
-                    f"{row.log10_ratio:.3f}",
-                    str(row.horizon),
-                    str(row.zero_steps),
+                    *(format_summary(row.summaries[name]) for name in SUMMARIES),
                     "-" if row.val_loss is None else f"{row.val_loss:.4g}",
                 ]
             )
         else:
             label, step = row
-            lines.append([label, str(step), *["-"] * 5, "-"])
+            lines.append([label, str(step), *["-"] * (len(head) - 2)])
     title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||:"
     return "\n".join([title, *aligned(lines)])
 
@@ -89,3 +75,8 @@ def aligned(lines: Sequence[Sequence[str]], left: int = 1) -> list[str]:
         ).rstrip()
         for line in lines
     ]
+
+
+def format_summary(value: float | int) -> str:
+    """A gradient summary in a table: whole numbers as they are, others to three decimals."""
+    return str(value) if isinstance(value, int) else f"{value:.3f}"

@@ -1,7 +1,7 @@
 """``model=irnn``: the IRNN (Le, Jaitly and Hinton 2015): a ReLU RNN whose recurrent matrix starts
 as the identity and whose biases start at zero, so that at initialisation the state is carried
 unchanged and the gradient neither vanishes nor explodes through the recurrence. The input weights
-start N(0, 0.001^2), as in the paper. """
+start N(0, 0.001^2), as in the paper."""
 
 from __future__ import annotations
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import Batch, Decoded, TaskSpec
 from seqnet.data.generated import GeneratedConfig, GeneratedTask
-from seqnet.data.registry import register_task
+from seqnet.data.task import Batch, Decoded, TaskSpec, register_task
 
 FREQUENCY = (1.0, 3.0)  # cycles per sequence
 AMPLITUDE = (0.5, 1.5)
@@ -38,17 +38,12 @@ class SineGeneration(GeneratedTask):
     metric_names = ("loss", "mse", "baseline_ratio")
 
     def __init__(
-        self,
-        seq_len: int = 50,
-        batch_size: int = 64,
-        val_size: int = 1024,
-        val_seed: int = 1234,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
+        super().__init__(config, device=device, **fields)
+        self.seq_len = seq_len = self.config.seq_len
         if seq_len < 2:
             raise ValueError(f"sine_gen needs data.seq_len >= 2 (a waveform), got {seq_len}")
-        super().__init__(batch_size, val_size, val_seed, device)
-        self.seq_len = seq_len
         self.spec = TaskSpec(input_size=3, output_size=1, shape="one_to_many", output_len=seq_len)
 
     def generate(self, n: int, generator: Generator) -> Batch:

@@ -17,14 +17,14 @@ gathered from the pieces "<thousands> thousand <rest>".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import IGNORE_INDEX, Batch, Decoded, TaskSpec
 from seqnet.data.generated import GeneratedConfig, GeneratedTask
-from seqnet.data.registry import register_task
 from seqnet.data.sklearn_digits import DIGIT_NAMES
+from seqnet.data.task import IGNORE_INDEX, Batch, Decoded, TaskSpec, register_task
 from seqnet.data.tokens import (
     CharVocabulary,
     TokenTargets,
@@ -87,19 +87,15 @@ class NumberTranslation(TokenTargets, GeneratedTask):
     metric_names = ("loss", "token_accuracy", "sequence_accuracy")
 
     def __init__(
-        self,
-        max_digits: int = 6,
-        batch_size: int = 64,
-        val_size: int = 1024,
-        val_seed: int = 1234,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
+        super().__init__(config, device=device, **fields)
+        max_digits = self.config.max_digits
         if not 1 <= max_digits <= MAX_DIGITS:
             raise ValueError(
                 f"data.max_digits={max_digits} is not supported: numbers have 1 to "
                 f"{MAX_DIGITS} digits here; set data.max_digits between 1 and {MAX_DIGITS}"
             )
-        super().__init__(batch_size, val_size, val_seed, device)
         self.max_digits = max_digits
         dev = self.device
         table = VOCABULARY.encode(_TABLE_WORDS, _WORD_WIDTH + 1)[:, :_WORD_WIDTH]

@@ -11,7 +11,7 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from seqnet.logging.hparams import HParamValue
+from seqnet.tblog.hparams import HParamValue
 
 
 class RunWriter:

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.cache import cached_arrays
 from seqnet.data.classification import Classification
-from seqnet.data.fixed_splits import FixedSplits
-from seqnet.data.registry import DataConfig, register_task
+from seqnet.data.splits import FixedSplits
+from seqnet.data.task import Batch, DataConfig, TaskSpec, register_task
 
 NUM_TRAIN = 4000  # the generator's default split (5000 samples, 80% for training)
 
@@ -81,18 +80,15 @@ class MNIST1D(Classification, FixedSplits):
     spec = TaskSpec(input_size=1, output_size=10, input_kind="real", output_mode="last")
 
     def __init__(
-        self,
-        batch_size: int = 100,
-        shuffle_seq: bool = False,
-        val_size: int = 400,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
+        super().__init__(config, device=device, **fields)
+        shuffle_seq, val_size = self.config.shuffle_seq, self.config.val_size
         if not 1 <= val_size < NUM_TRAIN:
             raise ValueError(
                 f"data.val_size={val_size} must be between 1 and {NUM_TRAIN - 1}: the "
                 f"validation set is held out from the {NUM_TRAIN} MNIST-1D training sequences"
             )
-        super().__init__(batch_size, device)
         self.shuffle_seq, self.val_size = shuffle_seq, val_size
         arrays = {
             k: torch.from_numpy(v).to(self.device) for k, v in load_mnist1d(shuffle_seq).items()

@@ -8,14 +8,14 @@ values. Predicting the mean (1.0) always gives MSE = Var(U1 + U2) = 1/6, the tri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Generator
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.generated import GeneratedConfig, GeneratedTask
-from seqnet.data.registry import register_task
 from seqnet.data.regression import ScalarRegression
+from seqnet.data.task import Batch, TaskSpec, register_task
 
 BASELINE_MSE = 1.0 / 6.0
 
@@ -32,19 +32,15 @@ class AddingProblem(GeneratedTask, ScalarRegression):
     baseline = BASELINE_MSE
 
     def __init__(
-        self,
-        seq_len: int = 50,
-        batch_size: int = 64,
-        val_size: int = 1024,
-        val_seed: int = 1234,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
-        if seq_len < 2:
+        super().__init__(config, device=device, **fields)
+        self.seq_len = self.config.seq_len
+        if self.seq_len < 2:
             raise ValueError(
-                f"the adding problem needs data.seq_len >= 2 (one marker per half), got {seq_len}"
+                "the adding problem needs data.seq_len >= 2 (one marker per half), "
+                f"got {self.seq_len}"
             )
-        super().__init__(batch_size, val_size, val_seed, device)
-        self.seq_len = seq_len
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` sequences, vectorised: x (n, seq_len, 2), y (n,)."""

@@ -9,28 +9,29 @@ Predicting the most frequent class scores 10% accuracy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.classification import Classification
-from seqnet.data.fixed_splits import FixedSplits
-from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.sklearn_digits import NUM_CLASSES, digits_split
+from seqnet.data.splits import FixedSplits
+from seqnet.data.task import Batch, DataConfig, TaskSpec, register_task
 
 
 @dataclass
 class DigitsConfig(DataConfig):
     name: str = "digits"
-    batch_size: int = 64
 
 
 @register_task("digits", config=DigitsConfig)
 class Digits(Classification, FixedSplits):
     spec = TaskSpec(input_size=64, output_size=NUM_CLASSES, shape="one_to_one")
 
-    def __init__(self, batch_size: int = 64, device: torch.device | str = "cpu") -> None:
-        super().__init__(batch_size, device)
+    def __init__(
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
+    ) -> None:
+        super().__init__(config, device=device, **fields)
         splits = {}
         for name in ("train", "val", "test"):
             images, labels = digits_split(name, self.device)

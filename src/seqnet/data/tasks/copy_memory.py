@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Generator, Tensor
 from torch.nn import functional as F
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.generated import GeneratedConfig, GeneratedTask
-from seqnet.data.registry import register_task
+from seqnet.data.task import Batch, TaskSpec, register_task
 
 MEMORY = 10  # symbols to remember
 SYMBOLS = 8  # drawn from 1..8
@@ -49,21 +49,16 @@ class CopyMemory(GeneratedTask):
     metric_names = ("loss", "baseline_ratio", "recall_accuracy")
 
     def __init__(
-        self,
-        seq_len: int = 50,
-        batch_size: int = 64,
-        val_size: int = 1024,
-        val_seed: int = 1234,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
-        if seq_len < 1:
+        super().__init__(config, device=device, **fields)
+        self.seq_len = self.config.seq_len
+        if self.seq_len < 1:
             raise ValueError(
                 f"copy_memory needs data.seq_len >= 1 (T, the number of blanks between the "
-                f"symbols and their recall), got {seq_len}"
+                f"symbols and their recall), got {self.seq_len}"
             )
-        super().__init__(batch_size, val_size, val_seed, device)
-        self.seq_len = seq_len
-        self.baseline = memoryless_loss(seq_len)
+        self.baseline = memoryless_loss(self.seq_len)
 
     def generate(self, n: int, generator: Generator) -> Batch:
         """``n`` sequences, vectorised: x and y (n, T + 20) int64."""

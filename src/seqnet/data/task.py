@@ -1,4 +1,5 @@
-"""The task interface: what a model needs to know (``TaskSpec``) and what training needs (``Task``).
+"""The task interface and its registry: what a model needs to know (``TaskSpec``), what training
+needs (``Task``), and ``data=<name>`` (``register_task``, ``build_task``).
 
 A task declares its *shape*, the way its inputs map to its outputs, and the model side builds
 what that shape needs around any registered core (``seqnet.models.build_model``):
@@ -19,11 +20,15 @@ validated by greedy decoding (their own previous output is the next input).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 import torch
+from omegaconf import MISSING, DictConfig
 from torch import Tensor
+
+from seqnet.registry import Registry
 
 Shape = Literal["many_to_one", "many_to_many", "encoder_decoder", "one_to_many", "one_to_one"]
 #: The read-out each shape needs: one output per sequence ("last") or one per step ("every").
@@ -104,22 +109,48 @@ class Decoded(NamedTuple):
     generated: Tensor
 
 
+@dataclass
+class DataConfig:
+    """Fields every task config has; a task's own config subclasses this and adds only the keys
+    that apply to it (``seq_len`` for a generated task, not for a fixed data set), so Hydra
+    refuses the others by name. The dataclass holds every default."""
+
+    name: str = MISSING
+    batch_size: int = 64
+
+
 class Task:
     """Base class for tasks. Data is generated (or loaded from what ships with the installed
     packages) once, on ``device``; nothing is downloaded.
 
-    A task validates its own options in its constructor (``ValueError`` naming the key and the
-    fix); only the keys its config declares exist, so Hydra refuses the others by name.
+    ``Task(config, device=...)`` takes its config (an instance of ``Config``, the dataclass the
+    task is registered with), or ``Task(device=..., **fields)`` the fields of one, the rest at
+    their defaults: ``AddingProblem(seq_len=100)``. A task validates its options in its
+    constructor (``ValueError`` naming the key and the fix); only the keys its config declares
+    exist, so Hydra refuses the others by name.
     """
 
     spec: TaskSpec
+    #: The task's config dataclass (set by ``register_task``).
+    Config: ClassVar[type] = DataConfig
     #: Metric names returned by ``metrics`` (logged as ``val/<name>``).
     metric_names: tuple[str, ...] = ()
 
-    def __init__(self, batch_size: int, device: torch.device | str = "cpu") -> None:
-        if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
-        self.batch_size = batch_size
+    def __init__(
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
+    ) -> None:
+        if config is None:
+            try:
+                config = self.Config(**fields)
+            except TypeError as e:
+                known = ", ".join(sorted(self.Config.__dataclass_fields__))
+                raise ValueError(f"{type(self).__name__}: {e}; its fields: {known}") from e
+        elif fields:
+            raise TypeError(f"{type(self).__name__} takes a config or its fields, not both")
+        self.config = config
+        if config.batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {config.batch_size}")
+        self.batch_size = config.batch_size
         self.device = torch.device(device)
 
     def train_batch(self, seed: int, step: int) -> Batch:
@@ -167,3 +198,26 @@ class Task:
         ``model.predict(x, y)`` returns: the outputs of a forward pass for read-out models, a
         ``Decoded`` pair for decoders (``spec.is_decoder``)."""
         raise NotImplementedError
+
+
+T = TypeVar("T", bound=type[Task])
+
+TASK_REGISTRY: Registry[type[Task]] = Registry("task")
+
+
+def register_task(name: str, config: type[DataConfig]) -> Callable[[T], T]:
+    """Class decorator: make ``data=<name>`` build this task, validated by ``config`` (which
+    becomes its ``Config``)."""
+
+    def decorate(cls: T) -> T:
+        cls.Config = config
+        return TASK_REGISTRY.register(name, config)(cls)
+
+    return decorate
+
+
+def build_task(cfg: DictConfig | dict[str, Any], device: torch.device | str = "cpu") -> Task:
+    """Build the task named ``cfg.name`` from its config (the schema's defaults for the fields
+    ``cfg`` leaves out)."""
+    cls, params = TASK_REGISTRY.resolve(cfg)
+    return cls(TASK_REGISTRY[cfg["name"]].config(name=cfg["name"], **params), device=device)

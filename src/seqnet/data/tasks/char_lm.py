@@ -22,15 +22,15 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqnet.data.base import Batch, Task, TaskSpec
-from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.seeds import stable_hash
+from seqnet.data.task import Batch, DataConfig, Task, TaskSpec, register_task
 
 #: The vocabulary: id i is VOCABULARY[i].
 VOCABULARY = "\n" + "".join(chr(c) for c in range(32, 127))
@@ -103,12 +103,13 @@ class CharLanguageModel(Task):
     metric_names = ("loss", "bpc")
 
     def __init__(
-        self, batch_size: int = 32, seq_len: int = 100, device: torch.device | str = "cpu"
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
-        super().__init__(batch_size, device)
+        super().__init__(config, device=device, **fields)
+        self.seq_len = seq_len = self.config.seq_len
+        batch_size = self.batch_size
         if seq_len < 1:
             raise ValueError(f"data.seq_len must be >= 1, got {seq_len}")
-        self.seq_len = seq_len
         parts = {k: torch.from_numpy(v).to(self.device) for k, v in split_corpus(corpus()).items()}
         self._train = parts["train"]
         # Room for every offset (< seq_len) and the targets' shift by one.

@@ -3,8 +3,8 @@ training batches drawn epoch by epoch, each batch a pure function of (seed, step
 
 from __future__ import annotations
 
-from seqnet.data.base import Batch, Task
 from seqnet.data.seeds import EpochShuffle
+from seqnet.data.task import Batch, Task
 
 
 class FixedSplits(Task):

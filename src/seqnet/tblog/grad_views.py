@@ -3,7 +3,8 @@
 - ``grad_profile/<q>/step_<s:07d>``: log10 norm per timestep (TensorBoard step = timestep), so
   the same tag from several runs overlays their curves at training step s;
 - ``grad_depth/<q>/t_<t:04d>``: log10 norm at a few fixed timesteps against the training step;
-- ``grad_summary/<q>/log10_ratio``, ``/horizon``, ``/zero_steps`` against the training step;
+- ``grad_summary/<q>/<summary>`` against the training step, for every summary of
+  ``seqnet.gradients.summaries`` (``log10_ratio``, ``horizon``, ``zero_steps``);
 - ``grad_heatmap/<q>``: an image of log10 norm over timestep x logged training step.
 
 ``q`` is ``h_l<l>``, ``c_l<l>`` or ``x`` (``enc_h_l<l>``, ``dec_h_l<l>``, ... for an
@@ -16,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from seqnet.gradients.profile import GradientProfile, log10_norms
-from seqnet.logging.tensorboard import RunWriter
+from seqnet.gradients.summaries import SUMMARIES
+from seqnet.tblog.writer import RunWriter
 
 
 def depth_timesteps(seq_len: int, points: int) -> list[int]:
@@ -35,9 +37,8 @@ def log_profile(
             add(f"grad_profile/{q}/step_{s:07d}", float(v), t)
         for t in depth_timesteps(len(values), depth_points):  # an encoder-decoder's differ
             add(f"grad_depth/{q}/t_{t:04d}", float(values[t]), s)
-        add(f"grad_summary/{q}/log10_ratio", profile.log10_ratio(q), s)
-        add(f"grad_summary/{q}/horizon", profile.horizon(q, horizon_threshold), s)
-        add(f"grad_summary/{q}/zero_steps", profile.zero_steps(q), s)
+        for name, value in profile.summary(q, horizon_threshold).items():
+            add(f"grad_summary/{q}/{name}", value, s)
 
 
 def log_heatmaps(
@@ -92,8 +93,6 @@ def gradient_layout(quantities: list[str]) -> dict[str, dict[str, list]]:
             q: ["Multiline", [rf"grad_depth/{q}/t_"]] for q in quantities
         },
         "gradient summary (x: training step)": {
-            "log10 ratio (t=0 vs t=T-1)": ["Multiline", [r"grad_summary/.*/log10_ratio"]],
-            "horizon": ["Multiline", [r"grad_summary/.*/horizon"]],
-            "zero steps (underflow)": ["Multiline", [r"grad_summary/.*/zero_steps"]],
+            name: ["Multiline", [rf"grad_summary/.*/{name}$"]] for name in SUMMARIES
         },
     }

@@ -19,16 +19,16 @@ naive error), so 1 means as good as the naive forecast on the training data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Generator, Tensor
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.cache import cached_arrays
-from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.regression import ScalarRegression
 from seqnet.data.seeds import stream_seed
+from seqnet.data.task import Batch, DataConfig, TaskSpec, register_task
 
 BETA, GAMMA, POWER, X0 = 0.2, 0.1, 10, 1.2
 DT = 0.1  # integration step, in time units; one sample per time unit
@@ -90,14 +90,11 @@ class MackeyGlass(ScalarRegression):
     spec = TaskSpec(input_size=1, output_size=1, input_kind="real", output_mode="last")
 
     def __init__(
-        self,
-        seq_len: int = 64,
-        horizon: int = 6,
-        tau: int = 17,
-        series_length: int = 6000,
-        batch_size: int = 64,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
+        super().__init__(config, device=device, **fields)
+        c = self.config
+        seq_len, horizon, tau, series_length = c.seq_len, c.horizon, c.tau, c.series_length
         for key, value in (("seq_len", seq_len), ("horizon", horizon), ("tau", tau)):
             if value < 1:
                 raise ValueError(f"data.{key} must be >= 1, got {value}")
@@ -109,7 +106,6 @@ class MackeyGlass(ScalarRegression):
                 f"data.series_length={series_length}): lower data.seq_len or data.horizon, or "
                 f"raise data.series_length to at least {-(-(seq_len + horizon) * 100 // 15)}"
             )
-        super().__init__(batch_size, device)
         self.seq_len, self.horizon, self.tau, self.series_length = (
             seq_len, horizon, tau, series_length,
         )  # fmt: skip

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from seqnet.data.base import Batch, TaskSpec
 from seqnet.data.classification import Classification
-from seqnet.data.fixed_splits import FixedSplits
-from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.seeds import stable_hash
 from seqnet.data.sklearn_digits import NUM_CLASSES, digits_split
+from seqnet.data.splits import FixedSplits
+from seqnet.data.task import Batch, DataConfig, TaskSpec, register_task
+from seqnet.registry import plain
 
 SIDE = 8  # the images are SIDE x SIDE
 _PERMUTE_DOMAIN = 0x7065_726D  # "perm": the hash domain of the pixel permutation
@@ -55,17 +56,13 @@ def pixel_permutation(seed: int) -> Tensor:
 @register_task("seq_digits", config=SeqDigitsConfig)
 class SeqDigits(Classification, FixedSplits):
     def __init__(
-        self,
-        batch_size: int = 64,
-        read: str = "pixels",
-        permute: bool = False,
-        permute_seed: int = 0,
-        device: torch.device | str = "cpu",
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
     ) -> None:
-        read = read.value if isinstance(read, ReadOrder) else read
+        super().__init__(config, device=device, **fields)
+        c = self.config
+        read, permute, permute_seed = plain(c.read), c.permute, c.permute_seed
         if read not in ReadOrder.__members__:
             raise ValueError(f"data.read must be 'pixels' or 'rows', got {read!r}")
-        super().__init__(batch_size, device)
         self.read, self.permute, self.permute_seed = read, permute, permute_seed
         steps, features = (SIDE * SIDE, 1) if read == "pixels" else (SIDE, SIDE)
         self.spec = TaskSpec(

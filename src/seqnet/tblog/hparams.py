@@ -13,9 +13,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqnet.config import AdamConfig, GradLogConfig, RMSpropConfig, SGDConfig, TrainerConfig
+from seqnet.config import GradLogConfig, TrainerConfig
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
+from seqnet.optim import OPTIMIZER_REGISTRY
 
 HParamValue = int | float | str | bool
 NOT_APPLICABLE = "n/a"
@@ -45,7 +46,7 @@ def all_hparam_keys() -> list[str]:
     schemas = {
         "model": [e.config for e in MODEL_REGISTRY.values()],
         "data": [e.config for e in TASK_REGISTRY.values()],
-        "optim": [AdamConfig, RMSpropConfig, SGDConfig],
+        "optim": [e.config for e in OPTIMIZER_REGISTRY.values()],
         "trainer": [TrainerConfig],
         "grad_log": [GradLogConfig],
     }

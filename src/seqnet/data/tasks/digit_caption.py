@@ -11,14 +11,14 @@ as ``digits`` and ``seq_digits``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from seqnet.data.base import Batch, Decoded, TaskSpec
-from seqnet.data.fixed_splits import FixedSplits
-from seqnet.data.registry import DataConfig, register_task
 from seqnet.data.sklearn_digits import DIGIT_NAMES, digits_split
+from seqnet.data.splits import FixedSplits
+from seqnet.data.task import Batch, DataConfig, Decoded, TaskSpec, register_task
 from seqnet.data.tokens import (
     CharVocabulary,
     TokenTargets,
@@ -34,7 +34,6 @@ CAPTION_LEN = max(len(name) for name in DIGIT_NAMES) + 1  # with the end token
 @dataclass
 class DigitCaptionConfig(DataConfig):
     name: str = "digit_caption"
-    batch_size: int = 64
 
 
 @register_task("digit_caption", config=DigitCaptionConfig)
@@ -49,8 +48,10 @@ class DigitCaption(TokenTargets, FixedSplits):
     )
     metric_names = ("loss", "exact_match")
 
-    def __init__(self, batch_size: int = 64, device: torch.device | str = "cpu") -> None:
-        super().__init__(batch_size, device)
+    def __init__(
+        self, config: Any = None, /, *, device: torch.device | str = "cpu", **fields: Any
+    ) -> None:
+        super().__init__(config, device=device, **fields)
         captions = VOCABULARY.encode(DIGIT_NAMES, CAPTION_LEN).to(self.device)  # (10, L)
         splits = {}
         for name in ("train", "val", "test"):
