@@ -138,7 +138,7 @@ def test_bad_step_and_quantity_are_errors(two_runs, tmp_path, capsys):
     dirs = [str(d) for d in two_runs]
 
     assert main([*dirs, "--step", "-1", "--out", str(out)]) == 2
-    assert "--step -1 must be >= 0" in capsys.readouterr().err
+    assert "--step -1 must be an integer >= 0" in capsys.readouterr().err
     assert main([*dirs, "--step", "7", "--out", str(out)]) == 2
     assert "--step 7 is beyond every run: the latest logged step is 6" in capsys.readouterr().err
     assert main([*dirs, "--quantity", "c_l0", "--out", str(out)]) == 2

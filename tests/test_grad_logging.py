@@ -201,8 +201,8 @@ def test_grads_cli_probe_batch_beyond_val_size_starts_with_the_training_probe_ba
         ([], "ckpt=PATH is required"),
         (["ckpt=x.pt", "colour=red"], "unknown argument 'colour=red'"),
         (["ckpt=x.pt", "batch_size=0"], "batch_size=0 must be a positive integer"),
-        (["ckpt=x.pt", "dtype=float16"], "dtype=float16 is not one of float32, float64"),
-        (["ckpt=x.pt", "loss=mean"], "loss=mean is not one of last, total"),
+        (["ckpt=x.pt", "dtype=float16"], "dtype=float16 must be one of float32, float64"),
+        (["ckpt=x.pt", "loss=mean"], "loss=mean must be one of last, total"),
         (
             ["ckpt=x.pt", "device=tpu"],
             "device='tpu' is not a device; use one of auto, cpu, cuda, cuda:N",

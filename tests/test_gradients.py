@@ -12,7 +12,7 @@ from torch import Tensor
 from seqnet.data import Task, TaskSpec, build_task
 from seqnet.data.task import Batch
 from seqnet.gradients import GradientProfile, measure_profile
-from seqnet.gradients.profile import log10_floor
+from seqnet.gradients.profiles import log10_floor
 from seqnet.models import build_model
 from textbook import state_gradient_norms, textbook_unroll
 

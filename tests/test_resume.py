@@ -19,7 +19,8 @@ from seqnet.errors import CheckpointError, GradientsFileError
 from seqnet.gradients import GradientStore, load_gradients
 from seqnet.models import build_model
 from seqnet.training.loop import train
-from seqnet.training.setup import restore
+from seqnet.training.precision import MixedPrecision
+from seqnet.training.resume import Resume
 
 LOOP_LOG = "seqnet.training"
 
@@ -166,12 +167,14 @@ def test_unreadable_gradients_file_is_one_line(tmp_path, content, error):
 def test_checkpoint_of_another_task_shape_is_one_line(first):
     """Same model settings, another task shape (here 3 inputs instead of the adding problem's
     2): the encoder's weights do not fit, and the resume stops with one line, no traceback."""
-    checkpoint = torch.load(first / "checkpoints" / "last.pt", weights_only=True)
+    path = first / "checkpoints" / "last.pt"
+    checkpoint = torch.load(path, weights_only=True)
     cfg = tiny(first, "model=gru")
     model = build_model(cfg.model, TaskSpec(input_size=3, output_size=1))
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(CheckpointError) as excinfo:
-        restore(checkpoint, model, optimizer)
+        resume = Resume(path, checkpoint, first)
+        resume.restore(model, optimizer, MixedPrecision("32", torch.device("cpu")), None, None)
     assert str(excinfo.value) == (
         "the checkpoint's model does not fit this run's task (size mismatch for encoder.weight: "
         "copying a param with shape torch.Size([32, 2]) from checkpoint, the shape in current "
@@ -194,11 +197,11 @@ def test_resuming_with_cudnn_dropout_warns(caplog, overrides, device, warns):
     """Only dropout inside cuDNN (a fused core on the GPU, between layers) cannot resume bit for
     bit: tests/test_cuda.py showed the resumed weights differ there, and equal elsewhere. (The
     device is only named here: the warning depends on where the core runs, not on a GPU.)"""
-    from seqnet.training.setup import warn_if_cudnn_dropout
+    from seqnet.training.resume import warn_if_cudnn_dropout
 
     cfg = compose_config([*TINY, "model=lstm", *overrides])
     model = build_model(cfg.model, AddingProblem.spec)
-    with caplog.at_level(logging.WARNING, logger="seqnet.training.setup"):
+    with caplog.at_level(logging.WARNING, logger="seqnet.training.resume"):
         warn_if_cudnn_dropout(model, torch.device(device))
     expected = [
         "model.dropout=0.3 between the layers of FusedLSTM runs inside cuDNN, whose dropout "

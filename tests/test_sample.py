@@ -111,4 +111,4 @@ def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "ckpt=x.pt", "colour=red")
     assert code == 2 and err.startswith("seqnet-sample: error: unknown argument 'colour=red'")
     code, _, err = run(capsys, "ckpt=x.pt")
-    assert err.startswith('seqnet-sample: error: prompt="TEXT" is required')
+    assert err.startswith('seqnet-sample: error: prompt="TEXT" is required\nusage:')

@@ -1,4 +1,4 @@
-"""The whole-sequence kernels (``models.kernels.lstm``, ``models.kernels.gru``): equal to the
+"""The whole-sequence kernels (``models.kernels.lstm_family``, ``.gru_family``): equal to the
 cells' own ``step`` (which the probes run, and which other tests check by hand and against
 PyTorch's cells) to 1e-10 in float64, gradients included, zoneout with the same masks; equal to
 PyTorch's fused layers in float32; used by the engine exactly where they may be."""
@@ -68,7 +68,7 @@ def run(cells: list, masks: list | None, *, kernel: bool, monkeypatch) -> tuple:
     with monkeypatch.context() as m:
         if masks is not None and kernel:  # the kernels draw one tensor per layer
             layer_masks = iter(masks)
-            for module in ("lstm", "gru"):
+            for module in ("lstm_family", "gru_family"):
                 m.setattr(
                     f"seqnet.models.kernels.{module}.keep_mask", lambda *a, **k: next(layer_masks)
                 )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqnet.cli.options import parse_options
+from seqnet.cli.arguments import ArgumentError, Command, Option, one_of, positive_int
 from seqnet.errors import SeqnetError
 
 if TYPE_CHECKING:  # imported when used: --help and argument errors answer at once
@@ -28,31 +28,45 @@ if TYPE_CHECKING:  # imported when used: --help and argument errors answer at on
     from seqnet.data import Task
 
 PROG = "seqnet-grads"
-USAGE = (
-    f"usage: {PROG} ckpt=PATH [dtype=float32|float64] [loss=last|total] [batch_size=N] "
-    "[seq_len=T] [device=cpu|cuda|cuda:N|auto] [out=FILE.json]"
+COMMAND = Command(
+    PROG,
+    "The exact per-timestep gradient profile of a saved checkpoint, on the probe batch its run "
+    "used; printed as a table and written as JSON.",
+    [
+        Option("ckpt", "a run's checkpoint (checkpoints/last.pt)", metavar="PATH", required=True),
+        Option(
+            "dtype",
+            "the probe's dtype (default: the run's grad_log.dtype)",
+            kind=one_of("float32", "float64"),
+        ),
+        Option(
+            "loss",
+            "last | total (default: the run's grad_log.loss)",
+            kind=one_of("last", "total"),
+        ),
+        Option(
+            "batch_size",
+            "the probe batch's size (default: the run's grad_log.batch_size)",
+            kind=positive_int,
+            metavar="N",
+        ),
+        Option(
+            "seq_len",
+            "another sequence length, for tasks that have one",
+            kind=positive_int,
+            metavar="T",
+        ),
+        Option("device", "cpu | cuda | cuda:N | auto", default="cpu"),
+        Option(
+            "out",
+            "the JSON file (default: <checkpoint name>_grads.json beside it)",
+            metavar="FILE.json",
+        ),
+    ],
 )
-_ARGUMENTS = ("ckpt", "dtype", "loss", "batch_size", "seq_len", "device", "out")
-_CHOICES = {"dtype": ("float32", "float64"), "loss": ("last", "total")}
 
 
-def parse_args(argv: list[str]) -> dict[str, str | None]:
-    """``key=value`` arguments, in the style of Hydra overrides; unset ones are None (``device``
-    defaults to ``cpu``)."""
-    options = parse_options(argv, {**dict.fromkeys(_ARGUMENTS), "device": "cpu"}, USAGE)
-    if not options["ckpt"]:
-        raise SeqnetError(f"ckpt=PATH is required\n{USAGE}")
-    for key in ("batch_size", "seq_len"):
-        value = options[key]
-        if value is not None and (not value.isdigit() or int(value) < 1):
-            raise SeqnetError(f"{key}={value} must be a positive integer")
-    for key, choices in _CHOICES.items():
-        if options[key] is not None and options[key] not in choices:
-            raise SeqnetError(f"{key}={options[key]} is not one of {', '.join(choices)}")
-    return options
-
-
-def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
+def profile_checkpoint(options: dict[str, Any]) -> dict[str, Any]:
     """Measure the profile; returns the JSON-ready result."""
     from seqnet.config import GradLogConfig
     from seqnet.gradients import measure_profile
@@ -74,7 +88,7 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
     logged = {**defaults, **(config.get("grad_log") or {})}
     dtype = options["dtype"] or str(logged["dtype"])
     loss = options["loss"] or str(logged["loss"])
-    batch_size = int(options["batch_size"] or logged["batch_size"])
+    batch_size = options["batch_size"] or int(logged["batch_size"])
     threshold = float(logged["horizon_threshold"])
 
     task = rebuild_task(config["data"], options["seq_len"], batch_size, device)
@@ -104,7 +118,7 @@ def profile_checkpoint(options: dict[str, str | None]) -> dict[str, Any]:
 
 
 def rebuild_task(
-    data: dict[str, Any], seq_len: str | None, batch_size: int, device: torch.device
+    data: dict[str, Any], seq_len: int | None, batch_size: int, device: torch.device
 ) -> Task:
     """The checkpoint's task, at another length if asked, with a validation set that holds at
     least ``batch_size`` sequences (held-out sets are drawn block by block, so its first
@@ -118,7 +132,7 @@ def rebuild_task(
                 f"seq_len={seq_len}: the checkpoint's task {data_cfg['name']!r} has a fixed "
                 "length; leave seq_len out"
             )
-        data_cfg["seq_len"] = int(seq_len)
+        data_cfg["seq_len"] = seq_len
     if "val_size" in data_cfg:
         data_cfg["val_size"] = max(int(data_cfg["val_size"]), batch_size)
     try:
@@ -128,7 +142,7 @@ def rebuild_task(
         raise SeqnetError(f"{given}{str(e).strip(chr(39))}") from e
 
 
-def output_path(options: dict[str, str | None]) -> Path:
+def output_path(options: dict[str, Any]) -> Path:
     """``out=``, else ``<checkpoint name>_grads.json`` beside the checkpoint; its folder is
     made (and a folder given as out= refused) before anything is measured."""
     ckpt = Path(str(options["ckpt"]))
@@ -144,7 +158,7 @@ def output_path(options: dict[str, str | None]) -> Path:
 
 def format_table(result: dict[str, Any], columns: int = 5) -> str:
     """log10 norms at a few timesteps plus the summaries, one row per quantity."""
-    from seqnet.gradients.profile import log10_floor
+    from seqnet.gradients.profiles import log10_floor
     from seqnet.gradients.summaries import SUMMARIES
     from seqnet.tblog.grad_views import depth_timesteps
 
@@ -181,18 +195,19 @@ def format_value(value: float | int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``seqnet-grads``; returns the exit status (2 for unusable input)."""
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     try:
-        options = parse_args(args)
+        options = COMMAND.parse(sys.argv[1:] if argv is None else argv)
+        if options is None:  # --help
+            return 0
         out = output_path(options)
         result = profile_checkpoint(options)
         try:
             out.write_text(json.dumps(result, indent=1) + "\n")
         except OSError as e:
             raise SeqnetError(f"cannot write out={out} ({e.strerror}); choose another") from e
+    except ArgumentError as e:
+        print(COMMAND.error(e), file=sys.stderr)
+        return 2
     except (SeqnetError, ValueError, KeyError) as e:  # KeyError's str() is quoted
         print(f"{PROG}: error: {str(e).strip(chr(39))}", file=sys.stderr)
         return 2

@@ -14,59 +14,68 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from seqnet.cli.options import parse_options
+from seqnet.cli.arguments import ArgumentError, Command, Option, integer, positive_int
 from seqnet.errors import SeqnetError
 
-USAGE = (
-    'usage: seqnet-sample ckpt=PATH prompt="TEXT" [length=N] [temperature=T] [seed=S] '
-    "[device=cpu|cuda]"
+PROG = "seqnet-sample"
+
+
+def temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(
+            "a number >= 0 (1.0: the model's distribution; 0: always the most likely character)"
+        )
+    return value
+
+
+def length(text: str) -> int:
+    try:
+        return positive_int(text)
+    except ValueError:
+        raise ValueError("a positive integer (characters to write)") from None
+
+
+COMMAND = Command(
+    PROG,
+    "Text written by a model trained on data=char_lm: the prompt, then length characters drawn "
+    "one at a time from the model's distribution.",
+    [
+        Option("ckpt", "the checkpoint of a char_lm run", metavar="PATH", required=True),
+        Option("prompt", "the text to continue", metavar='"TEXT"', required=True),
+        Option("length", "characters to write", default=200, kind=length, metavar="N"),
+        Option(
+            "temperature",
+            "1.0: the model's distribution; 0: the most likely character",
+            default=1.0,
+            kind=temperature,
+            metavar="T",
+        ),
+        Option("seed", "the same seed gives the same text", default=0, kind=integer, metavar="S"),
+        Option("device", "cpu | cuda | cuda:N | auto", default="cpu"),
+    ],
 )
-_DEFAULTS: dict[str, str | None] = {
-    "ckpt": None,
-    "prompt": None,
-    "length": "200",
-    "temperature": "1.0",
-    "seed": "0",
-    "device": "cpu",
-}
 
 
 class SampleError(SeqnetError):
     """Input that seqnet-sample cannot use."""
 
 
-def parse_args(argv: list[str]) -> dict[str, str | None]:
-    """``key=value`` arguments, in the style of Hydra overrides, checked before any work."""
-    options = parse_options(argv, _DEFAULTS, USAGE)
-    if not options["ckpt"]:
-        raise SampleError(f"ckpt=PATH is required\n{USAGE}")
-    if options["prompt"] is None:
-        raise SampleError(f'prompt="TEXT" is required: the text to continue\n{USAGE}')
-    if options["prompt"] == "":
+def check_prompt(prompt: str) -> None:
+    """A prompt the char_lm vocabulary can read, checked before any work."""
+    if prompt == "":
         raise SampleError('prompt is empty: give the text to continue, e.g. prompt="The "')
     from seqnet.data.tasks.char_lm import VOCABULARY
 
-    outside = sorted({c for c in options["prompt"] if c not in VOCABULARY})
+    outside = sorted({c for c in prompt if c not in VOCABULARY})
     if outside:
         raise SampleError(
             f"prompt has characters outside the char_lm vocabulary (newline and printable "
             f"ASCII): {', '.join(repr(c) for c in outside)}; remove or replace them"
         )
-    length = str(options["length"])
-    if not length.isdigit() or int(length) < 1:
-        raise SampleError(f"length={length} must be a positive integer (characters to write)")
-    try:
-        temperature = float(str(options["temperature"]))
-    except ValueError:
-        temperature = -1.0
-    if not temperature >= 0 or temperature == float("inf"):
-        raise SampleError(
-            f"temperature={options['temperature']} must be a number >= 0 (1.0: the model's "
-            "distribution; 0: always the most likely character)"
-        )
-    if not str(options["seed"]).lstrip("-").isdigit():
-        raise SampleError(f"seed={options['seed']} must be an integer")
-    return options
 
 
 def load_char_model(ckpt: str, device: torch.device) -> nn.Module:
@@ -113,33 +122,30 @@ def sample(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     try:
         from seqnet.plugins import load_plugins
 
         load_plugins()  # the checkpoint may hold a model that a plugin registers
-        options = parse_args(args)
+        options = COMMAND.parse(sys.argv[1:] if argv is None else argv)
+        if options is None:  # --help
+            return 0
+        prompt = options["prompt"]
+        check_prompt(prompt)
         from seqnet.data.tasks.char_lm import decode, encode
         from seqnet.training.device import configure_cpu, resolve_device
 
-        device = resolve_device(str(options["device"]))
+        device = resolve_device(options["device"])
         if device.type == "cpu":
             configure_cpu(True)
-        model = load_char_model(str(options["ckpt"]), device)
-        prompt = str(options["prompt"])
-        generator = torch.Generator(device=device).manual_seed(int(str(options["seed"])))
-        ids = sample(
-            model,
-            torch.from_numpy(encode(prompt)).to(device),
-            int(str(options["length"])),
-            float(str(options["temperature"])),
-            generator,
-        )
+        model = load_char_model(options["ckpt"], device)
+        generator = torch.Generator(device=device).manual_seed(options["seed"])
+        prompt_ids = torch.from_numpy(encode(prompt)).to(device)
+        ids = sample(model, prompt_ids, options["length"], options["temperature"], generator)
+    except ArgumentError as e:
+        print(COMMAND.error(e), file=sys.stderr)
+        return 2
     except (SeqnetError, ValueError, KeyError) as e:
-        print(f"seqnet-sample: error: {str(e).strip(chr(39))}", file=sys.stderr)
+        print(f"{PROG}: error: {str(e).strip(chr(39))}", file=sys.stderr)
         return 2
     print(prompt + decode(ids))
     return 0

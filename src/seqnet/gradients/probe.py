@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from seqnet.data.task import Batch, Task
-from seqnet.gradients.profile import GradientProfile
+from seqnet.gradients.profiles import GradientProfile
 from seqnet.models.engine import Probes
 from seqnet.models.factory import Model
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from seqnet.atomic import atomic_write
 from seqnet.errors import GradientsFileError
-from seqnet.gradients.profile import GradientProfile
+from seqnet.gradients.profiles import GradientProfile
 
 #: The file, in a run directory, that holds every profile of the run.
 GRADIENTS_FILE = "gradients.npz"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqnet.gradients.profile import log10_norms
+from seqnet.gradients.profiles import log10_norms
 
 SummaryValue = float | int
 

@@ -200,8 +200,8 @@ class Cell(nn.Module):
         """Optional: every timestep at once, from the time-major layer input ``x`` (time,
         batch, input_size); returns every output (time, batch, hidden) and the final state. A
         cell that defines it (a whole-sequence kernel with its backward written out, as in
-        ``models.kernels.lstm``) trains with it; the engine uses it only where the class itself
-        defines it (``has_sequence_kernel``)."""
+        ``models.kernels.lstm_family``) trains with it; the engine uses it only where the class
+        itself defines it (``has_sequence_kernel``)."""
         raise NotImplementedError
 
     def zone(self, previous: Tensor, new: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ the package imports every module in it, so a new optimizer is a new file here (a
 from importlib import import_module
 from pkgutil import iter_modules
 
-from seqnet.optim.registry import OPTIMIZER_REGISTRY, OptimConfig, register_optimizer
+from seqnet.optim.base import OPTIMIZER_REGISTRY, OptimConfig, register_optimizer
 
 __all__ = ["OPTIMIZER_REGISTRY", "OptimConfig", "register_optimizer"]
 

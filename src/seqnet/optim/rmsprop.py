@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from seqnet.optim.registry import OptimConfig, register_optimizer
+from seqnet.optim.base import OptimConfig, register_optimizer
 
 
 @dataclass

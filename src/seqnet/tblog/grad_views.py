@@ -9,14 +9,14 @@
 
 ``q`` is ``h_l<l>``, ``c_l<l>`` or ``x`` (``enc_h_l<l>``, ``dec_h_l<l>``, ... for an
 encoder-decoder, whose encoder and decoder quantities have their own lengths). Exact zeros are
-plotted at the floor of ``seqnet.gradients.profile``.
+plotted at the floor of ``seqnet.gradients.profiles``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from seqnet.gradients.profile import GradientProfile, log10_norms
+from seqnet.gradients.profiles import GradientProfile, log10_norms
 from seqnet.gradients.summaries import SUMMARIES
 from seqnet.tblog.writer import RunWriter
 

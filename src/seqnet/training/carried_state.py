@@ -30,11 +30,13 @@ def detach_state(state: State) -> State:
 class CarriedState:
     """The final state of the last training batch, kept when the next batch continues it."""
 
-    def __init__(self, task: Task, saved: State | None = None, device: Any = None) -> None:
-        self.task = task
+    def __init__(self, task: Task, device: Any = None) -> None:
+        self.task, self.device = task, device
         self.state: State | None = None
-        if saved is not None:
-            self.state = map_state(lambda s: s.to(device), saved)
+
+    def restore(self, saved: State | None) -> None:
+        """The state a checkpoint saved (this rank's rows), on this run's device."""
+        self.state = None if saved is None else map_state(lambda s: s.to(self.device), saved)
 
     def initial(self, step: int) -> State | None:
         """The initial state of training batch ``step`` (None: zeros)."""

@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from seqnet.atomic import atomic_write
 from seqnet.errors import CheckpointError
+from seqnet.training.precision import MixedPrecision
+from seqnet.training.seeding import rng_state
+
+AUTO = "auto"
+
+
+def own_checkpoint(run_dir: Path) -> Path:
+    return run_dir / "checkpoints" / "last.pt"
+
+
+def checkpoint_to_resume(ckpt_path: str | None, run_dir: Path) -> Path | None:
+    """The checkpoint this run starts from: ``auto`` is the run directory's own, if any (None:
+    a fresh start). Whether the run may write into ``run_dir`` is ``run_folder``'s rule."""
+    if ckpt_path == AUTO:
+        own = own_checkpoint(run_dir)
+        return own if own.is_file() else None
+    return Path(ckpt_path) if ckpt_path else None
+
 
 #: Keys every seqnet checkpoint holds.
 REQUIRED_KEYS = ("model", "optimizer", "step", "rng", "config")
+
+
+@dataclass
+class Counters:
+    """What the loop counts across steps; saved in checkpoints so a resume continues them."""
+
+    step: int = 0  # optimizer steps taken (successful or skipped)
+    nonfinite_steps: int = 0  # steps skipped because the loss or gradient was NaN/inf
+    clipped_steps: int = 0  # steps whose gradient norm was clipped
+
+
+def checkpoint_payload(
+    cfg: DictConfig,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    counters: Counters,
+    precision: MixedPrecision,
+) -> dict[str, Any]:
+    """Everything a resume needs (see ``REQUIRED_KEYS``)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "grad_scaler": precision.state_dict(),
+        "step": step,
+        "rng": rng_state(),
+        "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        "nonfinite_steps": counters.nonfinite_steps,
+        "clipped_steps": counters.clipped_steps,
+    }
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
@@ -48,7 +98,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def model_mismatch(checkpoint: dict[str, Any], error: RuntimeError) -> CheckpointError:
     """The one-line error for a checkpoint whose weights do not fit the model this run built
-    (``check_resumable`` has compared the model settings, so the task's shape differs)."""
+    (``resume.check_resumable`` has compared the model settings, so the task's shape differs)."""
     details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
     first = (details[0] if details else str(error)).rstrip(".")
     trained_on = checkpoint["config"].get("data", {}).get("name")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqnet.data import Task
-from seqnet.errors import CheckpointError, ConfigError
-from seqnet.tblog.hparams import flatten
+from seqnet.errors import ConfigError
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -50,50 +46,3 @@ def check_probe_batch(task: Task, gcfg: DictConfig) -> None:
             task.probe_batch(gcfg.batch_size)
         except ValueError as e:
             raise ConfigError(str(e)) from e
-
-
-#: Model keys that choose how a model runs, not what it computes: they may change on resume.
-RUNTIME_MODEL_KEYS = ("backend",)
-
-
-def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> None:
-    """The checkpoint at ``path`` (``ckpt_path=auto`` already resolved) must hold the model (and
-    optimizer) that this config builds."""
-    saved = checkpoint["config"]
-    for group in ("model", "optim"):
-        current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
-        saved_group = saved[group]
-        if group == "model":
-            saved_group = {k: v for k, v in saved_group.items() if k not in RUNTIME_MODEL_KEYS}
-            current = {k: v for k, v in current.items() if k not in RUNTIME_MODEL_KEYS}
-        if group == "optim":  # the learning rate etc. may change on resume; the class may not
-            saved_target, current_target = saved[group].get("_target_"), current["_target_"]
-            if saved_target != current_target:
-                raise CheckpointError(
-                    f"checkpoint {path} was trained with {saved_target}, this run asks "
-                    f"for {current_target}; choose the same optim=..."
-                )
-            continue
-        if saved_group != current:
-            diff = sorted(
-                k for k in set(saved_group) | set(current) if saved_group.get(k) != current.get(k)
-            )
-            wanted = " ".join(f"{group}.{k}={saved_group.get(k)}" for k in diff)
-            raise CheckpointError(
-                f"checkpoint {path} holds a different {group} ({', '.join(diff)} "
-                f"differ); resume with the checkpoint's settings: {wanted}"
-            )
-
-
-def changed_settings(saved: dict[str, Any], cfg: DictConfig, groups: tuple[str, ...]) -> list[str]:
-    """``"data.seq_len: 12 -> 20"`` for each key of ``groups`` whose value in ``cfg`` differs
-    from the checkpoint's config ``saved`` (keys either side lacks read as None)."""
-    changes = []
-    for group in groups:
-        current = OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True)
-        old = flatten(saved.get(group) or {}, group, sep=".")
-        new = flatten(current, group, sep=".")
-        for key in dict.fromkeys([*old, *new]):
-            if old.get(key) != new.get(key):
-                changes.append(f"{key}: {old.get(key)} -> {new.get(key)}")
-    return changes

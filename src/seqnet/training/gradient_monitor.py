@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from omegaconf import DictConfig
@@ -17,6 +18,9 @@ from omegaconf import DictConfig
 from seqnet.data import Task
 from seqnet.gradients import GRADIENTS_FILE, GradientStore, batch_fingerprint, measure_profile
 from seqnet.models import Model
+
+if TYPE_CHECKING:
+    from seqnet.training.resume import Resume
 from seqnet.tblog.grad_views import gradient_layout, log_heatmaps, log_profile
 from seqnet.tblog.writer import RunWriter
 
@@ -51,6 +55,12 @@ class GradientMonitor:
             writer.custom_scalars(gradient_layout(self.quantities))
         probe = batch_fingerprint(self.probe_batch) if self.probe_batch is not None else ""
         self.store = GradientStore(run_dir / GRADIENTS_FILE, gcfg.dtype.name, gcfg.loss.name, probe)
+
+    def continue_history(self, resume: Resume, cfg: DictConfig) -> None:
+        """A resumed run starts with the profiles its checkpoint's run measured before the
+        resumed step (see ``carry_over``); a fresh run starts empty."""
+        if resume and resume.run_folder is not None:
+            self.carry_over(resume.run_folder, resume.step, resume.changed_settings(cfg))
 
     def carry_over(self, previous_run: Path, before_step: int, changed: Sequence[str] = ()) -> None:
         """Start with the profiles an earlier run (being resumed) measured before this step.

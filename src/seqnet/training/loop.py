@@ -2,9 +2,10 @@
 validate, checkpoint. Gradient profiles are measured at step 0, every ``grad_log.every_n_steps``
 and at the last step (``GradientMonitor``).
 
-Set-up lives in small functions named for what they build (``training/setup.py``), evaluation
-in ``training/evaluation.py`` and the per-step watches in ``training/step_health.py``, so that
-the loop itself stays short enough to read in one go.
+Set-up lives in small functions named for what they build (``training/build.py``), resuming in
+one object (``training/resume.py``), evaluation in ``training/evaluation.py`` and the per-step
+watches in ``training/step_health.py``, so that the loop itself stays short enough to read in
+one go.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
 from seqnet.tblog.progress import training_progress
 from seqnet.training import run_folder
+from seqnet.training.build import build_task_and_model, open_writer, setup_device
 from seqnet.training.carried_state import CarriedState
-from seqnet.training.checkpoint import load_checkpoint, save_checkpoint
-from seqnet.training.checks import (
-    changed_settings,
-    check_config,
-    check_probe_batch,
-    check_resumable,
+from seqnet.training.checkpoint import (
+    Counters,
+    checkpoint_payload,
+    own_checkpoint,
+    save_checkpoint,
 )
+from seqnet.training.checks import check_config, check_probe_batch
 from seqnet.training.distributed import (
     agree_on_step,
     average_gradients,
@@ -37,27 +39,13 @@ from seqnet.training.distributed import (
     join_process_group,
     seed_rank_generator,
     shard,
-    state_rows,
 )
 from seqnet.training.evaluation import evaluate, evaluate_test_set
 from seqnet.training.gradient_monitor import GradientMonitor
 from seqnet.training.precision import MixedPrecision
 from seqnet.training.preemption import StopSignals
-from seqnet.training.resume import (
-    checkpoint_to_resume,
-    finished_metrics,
-    own_checkpoint,
-    resumes_in_place,
-)
+from seqnet.training.resume import Resume
 from seqnet.training.seeding import seed_everything
-from seqnet.training.setup import (
-    Counters,
-    build_task_and_model,
-    checkpoint_payload,
-    open_writer,
-    restore,
-    setup_device,
-)
 from seqnet.training.step_health import Throughput, diverged, warn_on_jump
 
 log = logging.getLogger(__name__)
@@ -74,35 +62,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_batch_divisible(cfg.data.batch_size, ranks)
     device = setup_device(tcfg, ranks)
     precision = MixedPrecision(tcfg.precision, device)
-    ckpt_path = checkpoint_to_resume(cfg.ckpt_path, run_dir)
-    in_place = resumes_in_place(ckpt_path, run_dir)
-    # Loaded on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest.
-    checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
-    if checkpoint is not None:
-        check_resumable(checkpoint, cfg, ckpt_path)
-        if in_place and (done := finished_metrics(checkpoint, run_dir, tcfg.max_steps)):
-            return done
+    resume = Resume.find(cfg, run_dir)  # ckpt_path resolved, loaded and checked: no work yet
+    if resume.finished:  # this folder's run is done: report it, change nothing
+        return resume.finished
 
     # ---- build ------------------------------------------------------------------------------
     seed_everything(cfg.seed)
     task, model = build_task_and_model(cfg, device)
     check_probe_batch(task, cfg.grad_log)
     optimizer = instantiate(cfg.optim)(model.parameters())
+    carried = CarriedState(task, device)  # truncated BPTT: the state between batches
     counters = Counters()
-    if checkpoint is not None:
-        log.info("resuming from %s at step %d", ckpt_path, checkpoint["step"])
-        counters = restore(checkpoint, model, optimizer, precision)
+    if resume:  # weights, optimizer, loss scaler, RNG states, counters and carried state
+        counters = resume.restore(model, optimizer, precision, carried, ranks)
     seed_rank_generator(cfg.seed, counters.step, ranks)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
-    saved_state = checkpoint.get("carried_state") if checkpoint else None
-    carried = CarriedState(task, state_rows(saved_state, ranks), device)  # this rank's rows
-    writer = open_writer(cfg, run_dir, ranks, hparams=not in_place)
+    writer = open_writer(cfg, run_dir, ranks, hparams=not resume.in_place)
     grads = GradientMonitor(
         cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
     )
-    if checkpoint is not None:
-        changed = changed_settings(checkpoint["config"], cfg, ("data", "grad_log"))
-        grads.carry_over(ckpt_path.parent.parent, counters.step, changed)
+    grads.continue_history(resume, cfg)  # a resumed run's earlier profiles, where comparable
     ckpt_file = own_checkpoint(run_dir)
 
     def save(step: int) -> None:

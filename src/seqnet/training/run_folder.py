@@ -34,8 +34,8 @@ from omegaconf import DictConfig
 
 from seqnet.atomic import atomic_write
 from seqnet.errors import ConfigError
+from seqnet.training.checkpoint import checkpoint_to_resume
 from seqnet.training.distributed import ENV_LAUNCH_ID
-from seqnet.training.resume import checkpoint_to_resume
 
 OWNER_FILE = ".seqnet-run.json"
 #: What a run writes into its folder: a folder holding any of them belongs to some run.

@@ -22,11 +22,11 @@ table: one row per run, sorted by val/loss, with the final metrics and the gradi
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
 from seqnet.cli.compare.labels import run_labels, run_names
 from seqnet.cli.compare.plot import plot_comparison
 from seqnet.cli.compare.runs import CompareError, find_runs, load_run
@@ -40,43 +40,40 @@ PROG = "seqnet-compare"
 DEFAULT_QUANTITIES = ("h_l0", "enc_h_l0", "dec_h_l0")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Gradient norm against timestep for several runs (or whole sweeps), "
-        "labelled by what differs between them, plus their gradient summaries over training.",
-    )
-    parser.add_argument(
-        "dirs", nargs="+", metavar="RUN_OR_SWEEP_DIR", help="run folders or sweep folders"
-    )
-    parser.add_argument(
-        "--step",
-        type=int,
-        default=None,
-        metavar="S",
-        help="training step to plot (default: the largest step logged in every run)",
-    )
-    parser.add_argument(
-        "--quantity",
-        default=None,
-        metavar="Q",
-        help="probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, ... (default: "
-        "h_l0, else enc_h_l0 for encoder-decoders)",
-    )
-    parser.add_argument(
-        "--out",
-        default="compare.png",
-        metavar="FILE.png",
-        help="figure to write (default: compare.png; the suffix picks the format)",
-    )
-    parser.add_argument(
-        "--csv",
-        default=None,
-        metavar="FILE",
-        help="also write the sweep table (one row per run: what differs, final metrics, "
-        "gradient summaries of every quantity, sorted by val/loss) as CSV",
-    )
-    return parser
+COMMAND = Command(
+    PROG,
+    "Gradient norm against timestep for several runs (or whole sweeps), labelled by what "
+    "differs between them, plus their gradient summaries over training, and a table of every "
+    "run's final metrics and summaries.",
+    [
+        Option(
+            "step",
+            "training step to plot (default: the largest step logged in every run)",
+            kind=nonnegative_int,
+            metavar="S",
+        ),
+        Option(
+            "quantity",
+            "probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, ... (default: "
+            "h_l0, else enc_h_l0 for encoder-decoders)",
+            metavar="Q",
+        ),
+        Option(
+            "out",
+            "figure to write (the suffix picks the format)",
+            default="compare.png",
+            metavar="FILE.png",
+        ),
+        Option(
+            "csv",
+            "also write the sweep table (one row per run: what differs, final metrics, "
+            "gradient summaries of every quantity, sorted by val/loss) as CSV",
+            metavar="FILE",
+        ),
+    ],
+    positional="RUN_OR_SWEEP_DIR",
+    style="flag",
+)
 
 
 def _check_out(out: Path) -> None:
@@ -160,12 +157,14 @@ def compare(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``seqnet-compare``; returns the exit status (2 for unusable input)."""
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error (2, message already printed)
-        return e.code if isinstance(e.code, int) else 2
-    try:
-        csv = Path(args.csv) if args.csv else None
-        return compare(args.dirs, args.step, args.quantity, Path(args.out), csv)
+        args = COMMAND.parse(sys.argv[1:] if argv is None else argv)
+        if args is None:  # --help
+            return 0
+        csv = Path(args["csv"]) if args["csv"] else None
+        return compare(args["positional"], args["step"], args["quantity"], Path(args["out"]), csv)
+    except ArgumentError as e:
+        print(COMMAND.error(e), file=sys.stderr)
+        return 2
     except CompareError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

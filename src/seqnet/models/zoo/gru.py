@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from seqnet.models.cell import Cell, State, probed
 from seqnet.models.cores import FusedCore
 from seqnet.models.factory import register_model
-from seqnet.models.kernels.gru import gru_sequence
+from seqnet.models.kernels.gru_family import gru_sequence
 from seqnet.models.options import FusedConfig, GatedOptions
 
 

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from seqnet.models.cell import State
 from seqnet.models.factory import register_model
-from seqnet.models.kernels.gru import gru_sequence
+from seqnet.models.kernels.gru_family import gru_sequence
 from seqnet.models.options import EngineConfig, GatedOptions
 from seqnet.models.zoo.gru import GRUCell
 

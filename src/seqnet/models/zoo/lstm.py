@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from seqnet.models.cell import Cell, State, probed
 from seqnet.models.cores import FusedCore
 from seqnet.models.factory import register_model
-from seqnet.models.kernels.lstm import lstm_sequence
+from seqnet.models.kernels.lstm_family import lstm_sequence
 from seqnet.models.options import FusedConfig, LSTMOptions
 
 

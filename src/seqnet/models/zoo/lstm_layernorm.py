@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from seqnet.models.cell import State
 from seqnet.models.factory import register_model
-from seqnet.models.kernels.lstm import lstm_sequence
+from seqnet.models.kernels.lstm_family import lstm_sequence
 from seqnet.models.options import EngineConfig, LSTMOptions
 from seqnet.models.zoo.lstm import LSTMCell
 

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from seqnet.models.cell import State, keep_mask
-from seqnet.models.kernels.lstm import layer_norm_backward, summed, weight_grad
+from seqnet.models.kernels.lstm_family import layer_norm_backward, summed, weight_grad
 
 
 def gru_sequence(
