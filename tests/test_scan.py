@@ -14,7 +14,7 @@ from seqnet.models.engine import cell_method
 from seqnet.models.scan import (
     ScanRNN,
     default_space,
-    linear_recurrence,
+    linear_recurrence_time_major,
     positive,
 )
 from seqnet.models.zoo import mingru as mingru_cell
@@ -39,7 +39,8 @@ def test_scans_equal_the_recurrence_with_gradients(form):
             expected.append(h)
         expected = torch.stack(expected, dim=1)
         if form == "linear":
-            got = linear_recurrence(a, b, start)
+            got = linear_recurrence_time_major(a.transpose(0, 1), b.transpose(0, 1), start)
+            got = got.transpose(0, 1)
         else:
             got = log_linear_scan(a.log(), b.log(), start)
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)

@@ -57,7 +57,7 @@ class Settings:
     grad_every: int  # measurement 4: grad_log.every_n_steps when on
     # Measurement 5: interleaved repeats, and training steps timed per contender and repeat. Few:
     # on a CPU without native bfloat16 (AVX2 only) PyTorch emulates it, and a bf16-mixed step of
-    # the hidden-512 LSTM took 38 s (46x float32's) on the development machine.
+    # the hidden-512 LSTM takes tens of seconds there.
     precision_repeats: int
     precision_steps: int
     engine_repeats: int  # measurements 7-11 (engine and variants): interleaved repeats

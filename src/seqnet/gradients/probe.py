@@ -81,7 +81,7 @@ def scaled_norm(grad: torch.Tensor) -> torch.Tensor:
     are recomputed divided by their largest magnitude, which keeps the squares near 1, and
     multiplied back; all-zero rows stay zero. Float32 gradients need no scaling: their squares,
     taken in float64, stay far inside its range. Only those rows are rescaled, since scaling
-    every row tripled the cost of the norms (measured here).
+    every row made the norms several times as costly.
     """
     norm = grad.double().norm(dim=-1)
     if grad.dtype != torch.float64:

@@ -8,8 +8,8 @@ derivative of the loss with respect to that state (through later timesteps and u
 
 Training needs no probes, so there a cell that has a whole-sequence kernel (``Cell.sequence``:
 the LSTM and GRU cells and their peephole and layer-norm variants) runs the layer in one
-autograd node with its backward written out, which on a 2-core CPU took the LSTM's training
-step from 1.7-1.9x to 1.4-1.5x of the fused ``nn.LSTM``'s; the tests check every kernel against
+autograd node with its backward written out (what that gains: the docs' performance page); the
+tests check every kernel against
 the cell's ``step`` to 1e-10 in float64.
 """
 
@@ -127,11 +127,10 @@ _compiled_methods: dict[tuple[type, str], Callable[..., object]] = {}
 def cell_method(cell_class: type[Cell], name: str, compiled: bool) -> Callable[..., object]:
     """``cell_class.<name>`` (``step``, or a scan cell's ``scan``), or (``model.compile=true``)
     its ``torch.compile``d version, compiled once per cell class and process on first use.
-    Compiling fuses the elementwise gate math into a few kernels: on an H200 an LSTM training
-    step on the engine took 0.84x of the eager step's time (first step 3.9 s); on the 2-core
-    development CPU the compiled step took 1.50x (LSTM) and 1.31x (``lstm_layernorm``) of the
-    whole-sequence kernel's time, which it replaces, and minGRU's compiled scan 0.88x
-    (``scripts/bench.py --only compile``)."""
+    Compiling fuses the elementwise gate math into a few kernels, which pays where many small
+    kernels dominate a step (a GPU); on CPU the compiled step replaces the faster
+    whole-sequence kernel. ``scripts/bench.py --only compile`` measures it (the docs'
+    performance page)."""
     method = getattr(cell_class, name)
     if not compiled:
         return method

@@ -12,18 +12,15 @@ log A_t is a cumulative sum and the sum a prefix log-sum-exp of log b_k - log A_
 may have any sign (a given ``hx``). This is the form on GPU (``space="log"``).
 
 On CPU there is no parallel hardware for the scan to use: PyTorch's ``logcumsumexp`` kernel is
-a scalar loop there (55 ms forward, 190 ms forward and backward for 64 x 200 x 128). So on CPU
-(``space="linear"``) ``linear_recurrence`` runs h_t = a_t * h_{t-1} + b_t itself, as a loop over
-time vectorised over batch and units, with its backward written out: one fused multiply-add per
-step each way, and none of the logarithms and exponentials of the log-space form around it
-(2.2x faster for minGRU's whole scan here; on an H200 the log-space scan was 2.5x faster).
-The cells compute their gates time-major, the loop's own layout
-(``linear_recurrence_time_major``), and ``positive`` and minLSTM's gates have their derivatives
-written out: together a training step of minGRU/minLSTM took 0.84x/0.78x of the time before.
-Nothing is multiplied over many steps, so nothing underflows: with 0 < a_t < 1 each step is a
-convex combination, stable in linear space. Both
-forms are the same function (the tests check them against the sequential step to 1e-10 in
-float64, gradients included).
+a scalar loop there. So on CPU (``space="linear"``) ``linear_recurrence_time_major`` runs
+h_t = a_t * h_{t-1} + b_t itself, as a loop over time vectorised over batch and units, with its
+backward written out: one fused multiply-add per step each way, and none of the logarithms and
+exponentials of the log-space form around it (faster on CPU; on a GPU the log-space scan is:
+``scripts/bench.py --only scan``, the docs' performance page). The cells compute their gates
+time-major, the loop's own layout, and ``positive`` and minLSTM's gates have their derivatives
+written out. Nothing is multiplied over many steps, so nothing underflows: with 0 < a_t < 1 each
+step is a convex combination, stable in linear space. Both forms are the same function (the
+tests check them against the sequential step to 1e-10 in float64, gradients included).
 """
 
 from __future__ import annotations
@@ -48,18 +45,11 @@ def default_space(device: torch.device) -> str:
 
 
 @torch.compiler.disable  # its loop would be unrolled into the graph
-def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
-    """All h_t of h_t = a_t * h_{t-1} + b_t along dim 1, from a_t and b_t (batch, time, hidden)
-    and h_0 (batch, hidden; None: zero)."""
-    a, b = a.transpose(0, 1).contiguous(), b.transpose(0, 1).contiguous()
-    return _LinearRecurrence.apply(a, b, h0).transpose(0, 1)
-
-
-@torch.compiler.disable  # its loop would be unrolled into the graph
 def linear_recurrence_time_major(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
-    """``linear_recurrence`` on time-major tensors (time, batch, hidden), the loop's own layout:
-    the cells compute their gates in it (from the input transposed before the projection, a
-    quarter of their size or less), which saves copying every gate tensor to it and back."""
+    """All h_t of h_t = a_t * h_{t-1} + b_t along dim 0, from a_t and b_t (time, batch,
+    hidden) and h_0 (batch, hidden; None: zero). Time-major is the loop's own layout: the cells
+    compute their gates in it (from the input transposed before the projection, a quarter of
+    their size or less), which saves copying every gate tensor to it and back."""
     return _LinearRecurrence.apply(a.contiguous(), b.contiguous(), h0)
 
 
@@ -175,9 +165,9 @@ LOW = -60.0
 def positive(x: Tensor) -> Tensor:
     """g(x) = x + 1/2 for x >= 0, sigmoid(x) below: the paper's positive, continuous activation
     for the candidate state, so that b_t > 0 has a logarithm: relu(x) + sigmoid(min(x, 0)),
-    with x held at ``LOW`` below it (``torch.where`` in the forward pass was 3x slower).
+    with x held at ``LOW`` below it (cheaper than a ``torch.where`` in the forward pass).
     Compiled (``model.compile``), autograd's own derivative: inductor fuses it anyway, and the
-    written-out backward gave wrong gradients in a compiled minGRU on an H200 (torch 2.11)."""
+    written-out backward gave wrong gradients in a compiled minGRU on a GPU (torch 2.11)."""
     if torch.compiler.is_compiling():
         return x.clamp(min=0) + x.clamp(LOW, 0).sigmoid()
     return _Positive.apply(x)
@@ -186,8 +176,7 @@ def positive(x: Tensor) -> Tensor:
 class _Positive(torch.autograd.Function):
     """``positive`` with its derivative written out, g'(x) = 1 for x >= 0 and
     sigmoid'(max(x, LOW)) below, from the sigmoid the forward pass kept: 3 passes over the
-    tensor where autograd's chain of clamps took 7 (the pair, forward and backward, took 0.86x
-    of autograd's time here)."""
+    tensor where autograd's chain of clamps took 7."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:

@@ -42,9 +42,9 @@ def configure_cpu(flush_denormal: bool, reuse_memory: bool = True) -> None:
     process (``reuse_cpu_memory``); call before any tensor work in the process.
 
     Vanishing gradients pass through the denormal range (below ~1e-38 in float32), where every
-    floating-point operation takes a slow microcode path. Measured here (T=200, hidden 128,
-    batch 64): a training step without the flush was 6x slower for the tanh RNN on the adding
-    problem, and 10x (LSTM) and 5.5x (GRU) on Gaussian inputs. The flag is per thread; the
+    floating-point operation takes a slow microcode path: without the flush a training step
+    can be several times slower, by how much depends on the CPU (``scripts/bench.py --only
+    denormal``; the docs' performance page). The flag is per thread; the
     intra-op worker threads inherit it only if they start after it is set, hence first thing.
     """
     torch.set_flush_denormal(flush_denormal)
@@ -70,15 +70,12 @@ def reuse_cpu_memory() -> bool:
 
     A training step allocates its saved activations (tens to hundreds of MB at T=200-800) and
     frees them at the end of the backward pass. By default glibc serves large blocks with fresh
-    mmaps and trims the heap's free top, so every step faults in and zeroes new pages. Measured
-    on the 2-core development machine (``scripts/bench.py --only growth``, five runs with and
-    five without, alternating; the machine is noisy): the engine LSTM's worst deviation from a
-    line through T=100-800 was 1.005-1.029x with it and 1.018-1.148x without, and at T=800 the
-    fused GRU over minGRU/minLSTM averaged 3.9x/2.7x with it, 3.6x/2.4x without. glibc maps
-    blocks above 32 MiB afresh whatever the threshold, so mmap is switched off too
-    (``MMAP_MAX``): with only the threshold the fused ``nn.LSTM`` still faulted in 16,000 pages a
-    training step at T=200 (93-97 ms a step; 67-68 ms without the faults) and the engine's LSTM
-    kernel 77,000 at T=800 (555 ms; 388 ms without). The process keeps its peak memory, as
+    mmaps and trims the heap's free top, so every step faults in and zeroes new pages, which
+    costs the step time and bends its growth in T (``scripts/bench.py --only growth`` and
+    ``--no-reuse-memory``; the docs' performance page). glibc maps blocks above 32 MiB afresh
+    whatever the threshold, so mmap is switched off too (``MMAP_MAX``): with only the threshold
+    the fused ``nn.LSTM`` still faulted in thousands of pages a training step at T=200. The
+    process keeps its peak memory, as
     PyTorch's CUDA allocator does on the GPU. False where the C library is not glibc (nothing
     changed then).
     """

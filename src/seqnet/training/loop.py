@@ -95,7 +95,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         writer.flush()
 
     # ---- the loop -------------------------------------------------------------------------
-    # Read once: an OmegaConf attribute lookup costs about 12 us, and these are used every step.
+    # Read once: an OmegaConf attribute lookup costs microseconds, and these are used every step.
     max_steps, clip, seed = tcfg.max_steps, tcfg.clip_grad_norm, cfg.seed
     log_every, val_every = tcfg.log_every_n_steps, tcfg.val_every_n_steps
     ckpt_every, jump_decades = tcfg.ckpt_every_n_steps, tcfg.grad_jump_decades

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX). Without either
-    PyTorch emulates it: a bf16-mixed LSTM step took 15x (hidden 128) to 50x (hidden 512) the
-    float32 time on an AVX2-only CPU (``scripts/bench.py --only precision``)."""
+    PyTorch emulates it, many times slower than float32 (``scripts/bench.py --only precision``;
+    the docs' performance page)."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
@@ -52,7 +52,7 @@ class MixedPrecision:
             log.warning(
                 "trainer.precision=bf16-mixed: this CPU has no native bfloat16 (AVX512-BF16 or "
                 "AMX), so PyTorch emulates it and training runs many times slower than with "
-                "trainer.precision=32 (15-50x for an LSTM measured on such a CPU)"
+                "trainer.precision=32"
             )
         self.precision = precision
         self.device_type = device.type
@@ -90,8 +90,8 @@ class MixedPrecision:
     def scale_overflowed(self, loss_value: float) -> bool:
         """Whether a step's non-finite gradient is the loss scaling's, not the model's: under
         16-mixed with a finite loss and a scale still above 1, the scaled float16 gradients
-        overflowed. That is the scaler's normal search for its scale (an H200 run of 40 steps
-        met two at the start): ``skip()`` halves the scale and the run goes on, without counting
+        overflowed. That is the scaler's normal search for its scale (a short GPU run meets a
+        few at the start): ``skip()`` halves the scale and the run goes on, without counting
         the step as non-finite. At a scale of 1 or below, scaling explains nothing any more."""
         return self.scaler is not None and math.isfinite(loss_value) and self.scale() > 1.0
 

@@ -3,13 +3,13 @@ in one autograd node, as cuDNN, oneDNN and haste do. ``LSTMCell``, ``PeepholeLST
 ``LayerNormLSTMCell`` train with it (zoneout included); the probes, ``model.compile`` and
 autocast run the cell's ``step`` instead.
 
-Why: stepping a cell under autograd records about a dozen nodes per timestep, and on a 2-core CPU
+Why: stepping a cell under autograd records about a dozen nodes per timestep, and on a small CPU
 their bookkeeping and the unfused elementwise ops cost about as much as the matrix products. Here
 the forward runs without autograd into buffers made once per pass (with per-step views made by
 one ``unbind``, not sliced in the loop), the backward runs the loop in reverse with the
 derivatives written out, and the recurrent weight's gradient is one matrix product over all
-timesteps instead of one per step. The engine LSTM's training step went from 1.7-1.9x the fused
-``nn.LSTM``'s to 1.4-1.5x on the development CPU (``scripts/bench.py --only engine``).
+timesteps instead of one per step. What each of these gains: ``scripts/bench.py --only engine``
+and the docs' performance page (docs/performance.md).
 
 Equations (PyTorch's gate order i, f, g, o; a = x_proj_t + h_{t-1} W_hh^T, x_proj holding both
 biases; peepholes w_ci, w_cf, w_co as in ``PeepholeLSTMCell``):
@@ -17,12 +17,12 @@ biases; peepholes w_ci, w_cf, w_co as in ``PeepholeLSTMCell``):
     c_t = f c_{t-1} + i g             o = sigmoid(a_o + w_co c_t)       h_t = o tanh(c_t)
 With layer norm (``LayerNormLSTMCell``) a = x_proj_t + LN(h_{t-1} W_hh^T) gain_hh and
 h_t = o tanh(LN(c_t) gain_c + bias_c), through aten's layer-norm kernels and their backward
-(x_proj_t = LN(W_ih x_t) gain_ih + b, normalised over the whole sequence before the loop: doing
-it step by step in the loop measured slower).
+(x_proj_t = LN(W_ih x_t) gain_ih + b, normalised over the whole sequence before the loop, which
+was faster than normalising it step by step in the loop).
 Then zoneout, h_t <- lerp(h_t, h_{t-1}, m_h) and c_t <- lerp(c_t, c_{t-1}, m_c), with every
 step's masks drawn at once before the loop (``masks``: (time, 2, batch, hidden), h's then c's;
-a draw per step cost 1.5x as much) or, in evaluation, the keep probability itself; so the kernel
-and ``step`` draw different masks from the same seed, from the same distribution.
+one draw is cheaper than a draw per step) or, in evaluation, the keep probability itself; so the
+kernel and ``step`` draw different masks from the same seed, from the same distribution.
 
 The tests check this kernel against ``step`` to 1e-10 in float64 (outputs, final states and
 every gradient, zoneout with the same masks) and against ``nn.LSTM`` to 1e-5 in float32.
@@ -132,7 +132,7 @@ class _LSTMSequence(torch.autograd.Function):
         stats: list[tuple[Tensor, ...]] = []
         minus_ones = x_proj.new_full((batch, H), -1.0)
         # tanh(a) = 2 sigmoid(2a) - 1: doubling the g block lets one sigmoid call serve all four
-        # gates (PyTorch's CPU tanh took 2.5-3.3x the time of its sigmoid per element).
+        # gates (PyTorch's CPU tanh takes several times as long as its sigmoid per element).
         scale = x_proj.new_ones(gates)
         scale[2 * H : 3 * H] = 2
         sig, sig_scale = (acts[..., : 3 * H], scale[: 3 * H]) if peep else (acts, scale)
@@ -196,8 +196,8 @@ class _LSTMSequence(torch.autograd.Function):
         A, D_all, DO = acts.unbind(0), d_acts.unbind(0), d_outputs.unbind(0)
         Ai, Af, Ag, Ao = (acts[..., k * H : (k + 1) * H].unbind(0) for k in range(4))
         # Each step's derivatives are made in one small buffer that stays in cache, then copied
-        # out whole: written piecewise straight into d_acts, the backward at T=800 (d_acts
-        # 105 MB, beyond the 32 MB L3) took 1.26x per step what it took at T=200.
+        # out whole: written piecewise straight into d_acts, which at long T outgrows the last
+        # cache level, a backward step slowed with T and broke the linear growth in T.
         d = new(batch, gates)
         d_ifg, (di, df, dg, do) = d[:, : 3 * H], (d[:, k * H : (k + 1) * H] for k in range(4))
         Cs, Craw, TC = cs.unbind(0), c_raw.unbind(0), tanh_c.unbind(0)

@@ -42,7 +42,7 @@ class MinGRUCell(Cell):
 
     def gate_inputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(k_z, k_h) = W_ih x + b_ih, one contiguous tensor each (elementwise ops on the
-        halves of one tensor were 3x slower here)."""
+        halves of one tensor were several times slower)."""
         return block_linear(x, self.weight_ih, self.bias_ih, self.gate_count)
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
