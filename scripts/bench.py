@@ -65,6 +65,7 @@ from benchmarks.data import bench_data
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.engine import bench_backends, bench_engine, bench_growth
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
+from benchmarks.machine import describe_machine, machine_line
 from benchmarks.precision import bench_precision
 from benchmarks.profiles import bench_profile
 from benchmarks.scan import bench_scan_space
@@ -201,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = torch.device(args.device)
     s = QUICK if args.quick else FULL
+    machine = describe_machine(device)
     print(
         f"seqnet benchmark ({'quick' if args.quick else 'full'}): device {device}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs, {platform.machine()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
         f"CPU memory reuse (glibc malloc) {'on' if reuse_memory else 'off'}\n"
+        f"{machine_line(machine)}\n"
         f"workload: LSTM hidden {HIDDEN}, 1 layer, batch {BATCH}, T={SEQ_LEN}, adding problem, "
         f"Adam lr {LR:g}\n{BASELINE_NOTE}\n"
         "contenders interleaved (A B, B A, ...); medians over repeats\n"
@@ -251,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print("targets missed: " + "; ".join(failed))
     if args.json:
         report = {
+            "machine": machine,
             "device": str(device),
             "quick": args.quick,
             "torch": torch.__version__,
