@@ -82,6 +82,7 @@ def test_plugin_model_is_a_choice_with_its_schema(monkeypatch: pytest.MonkeyPatc
         "num_layers": 1,
         "dropout": 0.0,
         "encoder_size": 32,
+        "compile": False,
         "leak": 0.5,
     }
     assert compose_config(["model=example_cell", "model.leak=0.1"]).model.leak == 0.1

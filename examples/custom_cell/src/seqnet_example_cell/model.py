@@ -5,7 +5,8 @@
 With ``leak`` < 1 part of the state is carried over unchanged, so the gradient through time
 decays more slowly than in the plain tanh RNN (``leak=1``). The cell is a ``seqnet.models.Cell``:
 seqnet's step-by-step engine runs it, gradient probes included, and builds the encoder and head
-around it.
+around it. Its options are one dataclass (``LeakyOptions``, which holds their defaults): the cell
+takes them as keywords and the config is made of them.
 """
 
 from __future__ import annotations
@@ -16,26 +17,24 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from seqnet.models import Cell, ModelConfig, State, register_model
+from seqnet.models import Cell, EngineConfig, State, register_model
+
+
+@dataclass
+class LeakyOptions:
+    # Fraction of the state replaced at each step (1.0: the plain tanh RNN).
+    leak: float = 0.5
 
 
 class ExampleCell(Cell):
+    Options = LeakyOptions
     state_names = ("h",)
     gate_count = 1
+    leak: float
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        leak: float = 0.5,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        if not 0.0 < leak <= 1.0:
-            raise ValueError(f"model.leak must be in (0, 1], got {leak}")
-        self.leak = leak
-        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+    def check_options(self) -> None:
+        if not 0.0 < self.leak <= 1.0:
+            raise ValueError(f"model.leak must be in (0, 1], got {self.leak}")
 
     def step(self, x_proj: Tensor, state: State, probe: State | None = None) -> State:
         (h,) = state
@@ -45,12 +44,10 @@ class ExampleCell(Cell):
 
 
 @dataclass
-class ExampleCellConfig(ModelConfig):
+class ExampleCellConfig(LeakyOptions, EngineConfig):
     """The schema of ``model=example_cell``: seqnet checks every key and type against it."""
 
     name: str = "example_cell"
-    # Fraction of the state replaced at each step (1.0: the plain tanh RNN).
-    leak: float = 0.5
 
 
 register_model("example_cell", config=ExampleCellConfig)(ExampleCell)
