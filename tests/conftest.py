@@ -1,4 +1,5 @@
-"""Shared fixtures: compose the real configs with Hydra's compose API, shrunk for speed."""
+"""Shared fixtures: compose the real configs with Hydra's compose API, shrunk for speed. (The
+shared functions are in tests/helpers/: runs, subprocesses, reference equations, toy tasks.)"""
 
 from __future__ import annotations
 
@@ -113,10 +114,57 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig, dict, Path]]:
-    """One TINY run per model, (cfg, returned metrics, run dir) by model name: made once for
-    each test module that asks (test_compare.py has runs of its own)."""
-    from train_runs import trained_runs  # it imports this module: not at the top
+    """One TINY run per model (rnn, lstm, gru), (cfg, returned metrics, run dir) by model name:
+    trained once for the session. Read them; a test that changes a run copies it first."""
+    from helpers.runs import trained_runs  # it imports this module: not at the top
 
     return trained_runs(tmp_path_factory.mktemp("runs"))
+
+
+#: The plugin modules the tests import (their own, or examples/): forgotten after each test.
+PLUGIN_MODULES = ("seqnet_example_cell", "seqnet_extending", "broken_plugin")
+
+
+@pytest.fixture
+def plugin_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only the plugins a test names are loaded (none by default, whatever this environment has
+    installed: ``use_entry_points``), and whatever they register is forgotten afterwards:
+    registries, gradient summaries, ConfigStore schemas, config paths and the plugin modules."""
+    from hydra.core.config_store import ConfigStore
+
+    from seqnet import plugins
+    from seqnet.data import TASK_REGISTRY
+    from seqnet.gradients.summaries import SUMMARIES
+    from seqnet.models import MODEL_REGISTRY
+
+    models, tasks, summaries = dict(MODEL_REGISTRY), dict(TASK_REGISTRY), dict(SUMMARIES)
+    paths, loaded = list(plugins._config_paths), set(plugins._loaded)
+    modules = set(sys.modules)
+    use_entry_points(monkeypatch)
+    yield
+    schemas = ConfigStore.instance().repo["schema"]
+    for registry, saved, group in (
+        (MODEL_REGISTRY, models, "model"),
+        (TASK_REGISTRY, tasks, "data"),
+    ):
+        for name in set(registry) - set(saved):
+            schemas[group].pop(f"{name}.yaml", None)
+        registry.clear()
+        registry.update(saved)
+    SUMMARIES.clear()
+    SUMMARIES.update(summaries)
+    plugins._config_paths[:] = paths
+    plugins._loaded.clear()
+    plugins._loaded.update(loaded)
+    for name in set(sys.modules) - modules:
+        if name.startswith(PLUGIN_MODULES):
+            del sys.modules[name]
+
+
+def use_entry_points(monkeypatch: pytest.MonkeyPatch, *entries: object) -> None:
+    """The ``seqnet.plugins`` entry points ``load_plugins`` sees: exactly ``entries``."""
+    from seqnet import plugins
+
+    monkeypatch.setattr(plugins, "plugin_entry_points", lambda: list(entries))
