@@ -213,25 +213,3 @@ def test_model_compile_runs_the_compiled_step_with_eager_probes():
     compiled = cell_method(LayerNormLSTMCell, "step", True)
     assert cell_method(LayerNormLSTMCell, "step", True) is compiled
     assert cell_method(LayerNormLSTMCell, "step", False) is LayerNormLSTMCell.step
-
-
-@pytest.mark.slow
-def test_zoneout_in_a_compiled_step_keeps_a_fraction_zoneout_of_the_units():
-    """Compiled, zoneout draws its masks in the graph (another random stream than eager, so not
-    the eager numbers): every unit of the new state is either its previous value or the new
-    one, and the fraction kept is zoneout (0.3 +- 0.03 over 4096 units, 4 standard errors).
-    Before the compile-safe mask in ``Cell.zone`` the compiled step returned NaN."""
-    from seqnet.models.engine import cell_method
-
-    torch.manual_seed(0)
-    cell = LSTMCell(4, 64, zoneout=0.3).double().train()
-    x = cell.project_input(torch.randn(64, 4, dtype=torch.float64))
-    state = (torch.randn(64, 64, dtype=torch.float64), torch.randn(64, 64, dtype=torch.float64))
-    eager = LSTMCell(4, 64).double()
-    eager.load_state_dict(cell.state_dict())
-    h_new, c_new = LSTMCell.step(eager, x, state)  # no zoneout: the new values
-    h, c = cell_method(LSTMCell, "step", True)(cell, x, state, None)
-    for zoned, previous, new in ((h, state[0], h_new), (c, state[1], c_new)):
-        kept = zoned == previous
-        assert torch.all(kept | torch.isclose(zoned, new, rtol=1e-12, atol=0))  # (fused rounding)
-        assert 0.27 < kept.double().mean().item() < 0.33

@@ -8,8 +8,9 @@ from functools import partial
 import pytest
 import torch
 
-from cell_references import g_positive, sigmoid
-from seqnet.models import MODEL_REGISTRY, log_linear_scan
+from helpers.references import BATCH, INPUT, g_positive, make_core, random_hx, sigmoid
+from helpers.runs import eager_and_compiled
+from seqnet.models import MODEL_REGISTRY, Probes, log_linear_scan
 from seqnet.models.engine import cell_method
 from seqnet.models.scan import (
     ScanRNN,
@@ -19,8 +20,6 @@ from seqnet.models.scan import (
 )
 from seqnet.models.zoo import mingru as mingru_cell
 from seqnet.models.zoo.minlstm import MinLSTMCell
-from test_variants import BATCH, INPUT, make_core, random_hx
-from train_runs import eager_and_compiled
 
 
 @pytest.mark.parametrize("form", ["linear", "log"])
@@ -107,8 +106,23 @@ def test_the_scan_runs_in_linear_space_on_cpu_and_in_log_space_elsewhere(monkeyp
         core.forward_scan(torch.randn(BATCH, 5, INPUT, dtype=torch.float64), space="exp")
 
 
-def test_scan_core_runs_the_scan_in_training_and_the_engine_with_probes():
+def test_scan_core_runs_the_scan_without_probes_and_the_steps_with_them(monkeypatch):
+    """Training runs the scan (once per layer); with probes attached the core steps, as the
+    probes need every state, and gives the same outputs."""
     assert issubclass(MODEL_REGISTRY["mingru"].cls, ScanRNN)
+    assert issubclass(MODEL_REGISTRY["minlstm"].cls, ScanRNN)
+    torch.manual_seed(3)
+    core = make_core("minlstm", layers=2)
+    x = torch.randn(BATCH, 5, INPUT, dtype=torch.float64)
+    calls = []
+    scan = MinLSTMCell.scan
+    monkeypatch.setattr(MinLSTMCell, "scan", lambda *a: calls.append(1) or scan(*a))
+    scanned, _ = core(x)
+    assert len(calls) == 2
+    probed, _ = core(x, probes=Probes())
+    assert len(calls) == 2  # the probed pass stepped
+    torch.testing.assert_close(probed, scanned, rtol=0, atol=1e-12)
+    # The reference's g (minGRU/minLSTM): v + 1/2 for v >= 0, sigmoid(v) below.
     assert g_positive(torch.tensor([-1.0, 0.0, 2.0])).tolist() == pytest.approx(
         [float(sigmoid(torch.tensor(-1.0))), 0.5, 2.5]
     )
