@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.data.seeds import heldout_seed, stream_seed
 from seqnet.data.tasks.adding import BASELINE_MSE, AddingProblem
 
@@ -144,17 +143,6 @@ def test_too_short_sequences_are_rejected(seq_len: int) -> None:
     with pytest.raises(ValueError, match=r"data\.seq_len >= 2") as excinfo:
         AddingProblem(seq_len=seq_len)
     assert f"got {seq_len}" in str(excinfo.value)
-
-
-def test_registered_and_built_from_config() -> None:
-    assert TASK_REGISTRY["adding"].cls is AddingProblem
-    task = build_task({"name": "adding", "seq_len": 9, "batch_size": 4, "val_size": 6})
-    assert isinstance(task, AddingProblem)
-    assert (task.seq_len, task.batch_size, task.val_size, task.val_seed) == (9, 4, 6, 1234)
-    with pytest.raises(KeyError, match="registered tasks: adding"):
-        build_task({"name": "copying"})
-    with pytest.raises(KeyError, match=r"has no option\(s\) \['seqlen'\]"):
-        build_task({"name": "adding", "seqlen": 9})
 
 
 # ---------------------------------------------------------------------------- seed domains

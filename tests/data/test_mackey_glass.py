@@ -1,5 +1,6 @@
 """mackey_glass: the integrated series against an independent integrator, the cache, the windows
-and targets, the naive-forecast baseline on real batches, bad windows."""
+and targets, the naive-forecast baseline on real batches, bad windows, and a short learning run
+that beats the naive forecast."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.tasks import learn
 from seqnet.data import build_task, cache
 from seqnet.data.tasks import mackey_glass as mg
 from seqnet.data.tasks.mackey_glass import MackeyGlass, integrate_mackey_glass, mackey_glass_series
@@ -124,3 +126,19 @@ def test_a_window_longer_than_the_series_is_one_line_before_any_work(monkeypatch
         build_task({"name": "mackey_glass", "horizon": 0})
     with pytest.raises(ValueError, match=r"^data\.seq_len must be >= 1, got -1$"):
         build_task({"name": "mackey_glass", "seq_len": -1})
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_mackey_glass_beats_the_naive_forecast(make_cfg) -> None:
+    metrics, _ = learn(
+        make_cfg,
+        "mg",
+        "data=mackey_glass",
+        "data.seq_len=16",
+        "model.hidden_size=16",
+        "trainer.max_steps=200",
+    )
+    assert metrics["val/baseline_ratio"] < 0.05  # measured: 0.005
+    assert metrics["test/baseline_ratio"] < 0.05
+    assert metrics["test/mse"] == pytest.approx(metrics["test/loss"])
