@@ -1,5 +1,6 @@
 """Exact gradient profiles on every shape: the probes of the encoder-decoder, the one-to-many
-decoder and the one-to-one model against the independent textbook loop (``textbook.py``)."""
+decoder and the one-to-one model against the independent textbook equations
+(tests/helpers/references.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.references import final_states, state_gradient_norms, unrolled
 from seqnet.data import build_task
 from seqnet.data.task import Batch
 from seqnet.gradients import measure_profile
 from seqnet.models import build_model
-from textbook import state_gradient_norms, textbook_unroll
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,6 +21,13 @@ MODELS = [
     ({"name": "lstm"}, 2),
     ({"name": "gru"}, 2),
 ]
+
+
+def textbook(model_cfg: dict, core, inputs: torch.Tensor, hx=None):
+    """The top layer's outputs and every state of ``core``'s weights run through the reference
+    equations from ``hx``."""
+    options = {k: v for k, v in model_cfg.items() if k == "nonlinearity"}
+    return unrolled(model_cfg["name"], core, inputs, hx, **options)
 
 
 def prefixed(states: dict, prefix: str) -> dict:
@@ -48,8 +56,9 @@ def test_encoder_decoder_probes_match_the_textbook(model_cfg, layers, loss) -> N
 
     model = model.double()
     e = model.encoder(x)
-    _, enc_states, enc_final = textbook_unroll(model.encoder_core, e)
-    out, dec_states, _ = textbook_unroll(model.decoder.core, decoder_inputs(model, y), enc_final)
+    _, enc_states = textbook(model_cfg, model.encoder_core, e)
+    enc_final = final_states(model.encoder_core, enc_states)
+    out, dec_states = textbook(model_cfg, model.decoder.core, decoder_inputs(model, y), enc_final)
     total = task.sequence_loss(model.decoder.head(out), y, last_only=loss == "last").sum()
     states = {**prefixed(enc_states, "enc_"), **prefixed(dec_states, "dec_")}
     reference = state_gradient_norms(total, states, {"x": e})
@@ -83,13 +92,13 @@ def test_vector_decoder_probes_match_the_textbook(model_cfg, layers, task_cfg) -
     H = model.decoder.core.hidden_size
     flat = torch.tanh(e[:, 0] @ model.state_map.weight.T + model.state_map.bias)
     names = model.decoder.core.cell_class.state_names
-    initial = {
-        s: torch.stack(
+    initial = tuple(
+        torch.stack(
             [flat[:, (i * layers + k) * H : (i * layers + k + 1) * H] for k in range(layers)]
         )
-        for i, s in enumerate(names)
-    }
-    out, states, _ = textbook_unroll(model.decoder.core, decoder_inputs(model, y), initial)
+        for i, _ in enumerate(names)
+    )
+    out, states = textbook(model_cfg, model.decoder.core, decoder_inputs(model, y), initial)
     total = task.sequence_loss(model.decoder.head(out), y, last_only=False).sum()
     reference = state_gradient_norms(total, states, {"x": e})
 
@@ -109,7 +118,7 @@ def test_one_to_one_probe_is_a_single_step(model_cfg, layers) -> None:
     profile = measure_profile(model, task, Batch(x, y), step=0, dtype="float64")
     model = model.double()
     e = model.encoder(x.double())
-    out, states, _ = textbook_unroll(model.core, e)
+    out, states = textbook(model_cfg, model.core, e)
     total = task.sequence_loss(model.head(out), y).sum()
     reference = state_gradient_norms(total, states, {"x": e})
     assert {q: v.shape for q, v in profile.norms.items()} == {q: (1,) for q in reference}
