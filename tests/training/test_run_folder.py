@@ -1,5 +1,8 @@
-"""One run per folder: names taken by another run get _2, _3, ...; an explicit folder owned by
-another run is refused before anything is written; a run's continuation may re-enter it."""
+"""One run per folder: names taken by another run get _2, _3, ... (also when claimed at the same
+moment, and for sweep jobs); the ranks and requeues of one job share theirs; train() refuses an
+explicit folder another run owns before writing anything, and lets its continuation in; long
+override lists fit a folder name. (Through seqnet-train and seqnet.run:
+tests/e2e/test_run_folders.py.)"""
 
 from __future__ import annotations
 
@@ -11,15 +14,11 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY, compose_config
+from helpers.runs import snapshot
 from seqnet.errors import ConfigError
 from seqnet.resolvers import MAX_NAME_BYTES, fit_folder_name
 from seqnet.training import run_folder
 from seqnet.training.loop import train
-from test_cli import run_cli
-
-
-def snapshot(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
 def test_taken_names_get_a_number(tmp_path):
@@ -106,49 +105,6 @@ def test_train_refuses_a_folder_another_run_owns(tmp_path):
     assert record["continues"] == json.loads(before[run_folder.OWNER_FILE])
 
 
-@pytest.mark.slow
-def test_launches_that_differ_only_in_left_out_keys_get_their_own_folders(tmp_path):
-    """The folder name leaves trainer.device out; two launches with the same name (the same
-    second, forced here by giving the name) write into two folders. Then an explicit
-    hydra.run.dir that another run owns is refused before Hydra writes into it."""
-    name = "hydra.run.dir='${seqnet.claim_run_dir:outputs/runs/same,${ckpt_path}}'"
-    fast = ["debug=fast", "trainer.max_steps=2", "trainer.progress_bar=false"]
-    for device in ("cpu", "auto"):
-        result = run_cli(tmp_path, *fast, name, f"trainer.device={device}")
-        assert result.returncode == 0, result.stderr
-    runs = tmp_path / "outputs" / "runs"
-    assert sorted(p.name for p in runs.iterdir()) == ["same", "same_2"]
-    for folder, device in ((runs / "same", "cpu"), (runs / "same_2", "auto")):
-        assert f"trainer.device={device}" in (folder / ".hydra" / "overrides.yaml").read_text()
-        assert json.loads((folder / "metrics.json").read_text())["step"] == 2
-
-    before = snapshot(runs / "same")
-    result = run_cli(tmp_path, *fast, f"hydra.run.dir={runs / 'same'}", "model=gru")
-    assert result.returncode == 1
-    (line,) = result.stderr.splitlines()
-    assert line.startswith(
-        f"seqnet-train: error: run folder '{runs / 'same'}' belongs to another run (claimed "
-    )
-    assert line.endswith(f"ckpt_path={runs / 'same'}/checkpoints/last.pt")
-    assert "Traceback" not in result.stderr
-    assert snapshot(runs / "same") == before  # .hydra/ and train.log included
-
-
-def test_seqnet_run_raises_for_a_folder_another_run_owns(tmp_path, monkeypatch):
-    """seqnet.run (Hydra in-process) refuses an explicit hydra.run.dir before Hydra writes
-    into it, with an exception (a library call does not exit)."""
-    import seqnet
-
-    owned = tmp_path / "owned"
-    assert run_folder.claim(owned)
-    before = snapshot(owned)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError) as excinfo:
-        seqnet.run([*TINY, f"hydra.run.dir={owned}"])
-    assert str(excinfo.value).startswith(f"run folder '{owned}' belongs to another run (claimed ")
-    assert snapshot(owned) == before  # no .hydra/, no train.log
-
-
 def test_long_override_lists_fit_a_folder_name():
     assert fit_folder_name("model=gru,data.seq_len=100") == "model=gru,data.seq_len=100"
     overrides = [f"model.option_{i}={'x' * 10}" for i in range(20)]  # 20 x 25 bytes
@@ -165,32 +121,3 @@ def test_long_override_lists_fit_a_folder_name():
     # A multi-byte character is not cut in half: 189 bytes hold 94 two-byte characters.
     digest = hashlib.sha1(("é" * 300).encode()).hexdigest()[:8]
     assert fit_folder_name("é" * 300) == "é" * 94 + "..." + digest
-
-
-@pytest.mark.slow
-def test_a_run_with_many_overrides_gets_a_folder(tmp_path):
-    """Once a traceback: the folder name passed the file system's 255 bytes (Errno 36)."""
-    many = [
-        "model=lstm",
-        "model.hidden_size=8",
-        "model.forget_bias=1.0",
-        "model.dropout=0.0",
-        "data.seq_len=20",
-        "data.batch_size=8",
-        "data.val_size=64",
-        "trainer.log_every_n_steps=1",
-        "trainer.val_every_n_steps=1",
-        "trainer.clip_grad_norm=1.0",
-        "trainer.max_nonfinite_steps=5",
-        "optim.lr=0.001",
-        "grad_log.dtype=float64",
-        "seed=12345",
-    ]
-    result = run_cli(tmp_path, *many, "debug=fast", "trainer.progress_bar=false")
-    assert result.returncode == 0, result.stderr
-    (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
-    assert len(run_dir.name.encode()) <= 20 + MAX_NAME_BYTES
-    assert run_dir.name[20:].startswith("data.batch_size=8,data.seq_len=20,")
-    assert json.loads((run_dir / "metrics.json").read_text())["step"] == 20
-    recorded = (run_dir / ".hydra" / "overrides.yaml").read_text()
-    assert all(override in recorded for override in many)  # the full list is kept

@@ -1,5 +1,5 @@
 """The GPU path: skipped where CUDA is unavailable (CI has no GPU); run on a GPU machine with
-``pytest tests/test_cuda.py`` (``scripts/gpu_check.sh`` runs it with the benchmarks).
+``pytest tests/training/test_cuda.py`` (``scripts/gpu_check.sh`` runs it with the benchmarks).
 
 - the engine on CUDA against cuDNN's fused layers (float64 to 1e-10, float32 to 1e-5);
 - every registered model on CUDA against the same model on the CPU, outputs and parameter
@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.runs import assert_state_equal, eager_and_compiled, last_ckpt, scalars, tiny
 from seqnet.data import build_task
 from seqnet.gradients import load_gradients, measure_profile
 from seqnet.models import MODEL_REGISTRY, FusedGRU, FusedLSTM, FusedRNN, build_model
 from seqnet.training.loop import train
-from train_runs import assert_state_equal, eager_and_compiled, last_ckpt, scalars, tiny
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -113,7 +113,7 @@ def test_probes_on_cuda_equal_the_cpu(name: str) -> None:
         ["model=lstm", "model.num_layers=2"],  # cuDNN
         # The engine's dropout and zoneout masks come from the CUDA generator, which resumes.
         # (cuDNN's own dropout does not: its random state is inside cuDNN; an H200 run resumed
-        # with other weights. A resume warns of it: tests/test_resume.py.)
+        # with other weights. A resume warns of it: tests/training/test_resume.py.)
         ["model=lstm", "model.num_layers=2", "model.dropout=0.3", "model.backend=stepped"],
         ["model=gru", "model.zoneout=0.2"],
         ["model=minlstm"],  # the log-space scan

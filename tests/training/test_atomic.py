@@ -1,4 +1,5 @@
-"""Atomic writes: permissions from the umask without changing it, data and folder fsynced."""
+"""Atomic writes (``seqnet.atomic``, behind checkpoints and gradients.npz): permissions from the
+umask without changing it, data and folder fsynced."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import SRC
 from seqnet.atomic import atomic_write
 
 
@@ -27,7 +28,7 @@ from seqnet.atomic import atomic_write
 with atomic_write(Path({str(tmp_path / "f.bin")!r})) as f:
     f.write(b"data")
 """
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
     assert (tmp_path / "f.bin").read_bytes() == b"data"

@@ -13,61 +13,10 @@ import pytest
 import torch
 
 from conftest import TINY_RUN, compose_config
-from seqnet.data.task import Batch
-from seqnet.errors import ConfigError
+from helpers.processes import seqnet_env
+from helpers.runs import hparams_sessions, last_ckpt, only_child, scalars
 from seqnet.gradients import load_gradients
-from seqnet.training.distributed import (
-    Ranks,
-    check_batch_divisible,
-    gather_state_rows,
-    seed_rank_generator,
-    shard,
-    state_rows,
-)
 from seqnet.training.loop import train
-from subprocesses import hparams_sessions, only_child, scalar_series, seqnet_env
-from train_runs import last_ckpt
-
-
-def test_each_rank_takes_its_rows_of_the_global_batch() -> None:
-    batch = Batch(torch.arange(8).reshape(8, 1), torch.arange(8) * 10)
-    parts = [shard(batch, Ranks(rank, 2)) for rank in range(2)]
-    assert [p.x.flatten().tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7]]
-    assert [p.y.tolist() for p in parts] == [[0, 10, 20, 30], [40, 50, 60, 70]]
-    assert isinstance(parts[0], Batch)
-    assert shard(batch, Ranks()) is batch  # one process: the whole batch
-
-
-def test_a_saved_carried_state_splits_by_rows() -> None:
-    h = torch.arange(2 * 4 * 3).reshape(2, 4, 3)  # (layers, batch, hidden)
-    c = h + 100
-    first, second = (state_rows((h, c), Ranks(rank, 2)) for rank in range(2))
-    assert torch.equal(first[0], h[:, :2]) and torch.equal(second[1], c[:, 2:])
-    assert state_rows(h, Ranks()) is h and state_rows(None, Ranks(1, 2)) is None
-    assert gather_state_rows(h, Ranks()) is h  # one process: nothing to gather
-
-
-def test_ranks_draw_their_own_dropout_masks() -> None:
-    def draws(rank: int, step: int) -> torch.Tensor:
-        torch.manual_seed(7)
-        seed_rank_generator(7, step, Ranks(rank, 2))
-        return torch.rand(4)
-
-    torch.manual_seed(7)
-    unchanged = torch.rand(4)
-    assert torch.equal(draws(0, 5), unchanged)  # rank 0 keeps the run's generator
-    assert not torch.equal(draws(1, 5), draws(0, 5))
-    assert torch.equal(draws(1, 5), draws(1, 5)) and not torch.equal(draws(1, 5), draws(1, 6))
-
-
-def test_global_batch_must_split_evenly() -> None:
-    check_batch_divisible(8, Ranks(0, 4))
-    with pytest.raises(ConfigError) as excinfo:
-        check_batch_divisible(10, Ranks(0, 4))
-    assert str(excinfo.value) == (
-        "data.batch_size=10 cannot be split evenly over 4 processes; use a multiple of 4 "
-        "(it is the global batch)"
-    )
 
 
 def free_port() -> int:
@@ -106,7 +55,7 @@ def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path) -> None:
     one = train(compose_config([*args, f"paths.run_dir={tmp_path / 'one'}"]))
     two = json.loads((run_dir / "metrics.json").read_text())
     assert two["val/loss"] == pytest.approx(one["val/loss"], rel=1e-5)
-    curve, reference = (scalar_series(d)["train/loss"] for d in (run_dir, tmp_path / "one"))
+    curve, reference = (scalars(d)["train/loss"] for d in (run_dir, tmp_path / "one"))
     assert [s for s, _ in curve] == [s for s, _ in reference] == list(range(1, 7))
     np.testing.assert_allclose([v for _, v in curve], [v for _, v in reference], rtol=1e-5)
     a, b = last_ckpt(run_dir), last_ckpt(tmp_path / "one")

@@ -1,4 +1,6 @@
-"""trainer.precision: bf16-mixed trains like float32, gradient probes never run in bf16."""
+"""trainer.precision: bf16-mixed trains like float32, gradient probes never run in bf16, a CPU
+without native bfloat16 warns, and a loss-scale overflow is not a non-finite step. (Precisions
+that cannot run: tests/training/test_checks.py.)"""
 
 from __future__ import annotations
 
@@ -10,14 +12,12 @@ import pytest
 import torch
 
 from conftest import TINY, compose_config
+from helpers.runs import last_ckpt, scalars
 from seqnet.data import build_task
-from seqnet.errors import ConfigError
 from seqnet.gradients import load_gradients, measure_profile
 from seqnet.models import build_model
 from seqnet.training.loop import train
 from seqnet.training.precision import MixedPrecision
-from subprocesses import scalar_series
-from train_runs import last_ckpt
 
 # On the CPU explicitly: probe_again rebuilds the task there, and generated data depends on the
 # device (a GPU machine's default device=auto trained on other sequences and failed this file).
@@ -56,7 +56,7 @@ def test_bf16_mixed_trains_and_its_probes_stay_in_their_dtype(
     overrides = ["trainer.precision=bf16-mixed", f"grad_log.dtype={dtype}"]
     bf16 = train(compose_config([*LEARN, *overrides, f"paths.run_dir={run_dir}"]))
 
-    losses = [v for _, v in scalar_series(run_dir)["train/loss"]]
+    losses = [v for _, v in scalars(run_dir)["train/loss"]]
     assert bf16["val/loss"] < losses[0] / 2  # it learns
     assert bf16["val/loss"] == pytest.approx(fp32["val/loss"], rel=0.1)
     assert bf16["val/loss"] != fp32["val/loss"]  # autocast did run the forward pass in bf16
@@ -70,29 +70,6 @@ def test_bf16_mixed_trains_and_its_probes_stay_in_their_dtype(
     if dtype == "float32":  # the same pass under bf16 autocast gives other numbers
         in_bf16 = probe_again(run_dir, dtype, autocast=True)
         assert not np.array_equal(norms["h_l0"][-1], in_bf16["h_l0"])
-
-
-@pytest.mark.parametrize(
-    ("precision", "message"),
-    [
-        (
-            "16-mixed",
-            "trainer.precision=16-mixed needs a GPU (this run is on cpu); "
-            "use trainer.precision=bf16-mixed on the CPU",
-        ),
-        ("bf16", "trainer.precision=bf16 is not a precision; use one of 32, bf16-mixed, 16-mixed"),
-    ],
-)
-def test_unusable_precision_is_refused_before_any_work(
-    tmp_path: Path, precision: str, message: str
-) -> None:
-    cfg = compose_config(
-        [*TINY, "trainer.device=cpu", f"trainer.precision={precision}", f"paths.run_dir={tmp_path}"]
-    )
-    with pytest.raises(ConfigError) as excinfo:
-        train(cfg)
-    assert str(excinfo.value) == message
-    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -118,7 +95,7 @@ def test_a_loss_scale_overflow_is_not_a_nonfinite_step():
     gradients. With a finite loss and a scale above 1 such a step is the scaler's (not counted
     as non-finite by the loop); at a scale of 1 it is the model's. The 16-mixed scaler (a CUDA
     one) is replaced by a CPU GradScaler from 4.0 so that the rule runs here on real overflows;
-    tests/test_cuda.py runs it in train() on a GPU."""
+    tests/training/test_cuda.py runs it in train() on a GPU."""
     precision = MixedPrecision("32", torch.device("cpu"))
     precision.scaler = torch.amp.GradScaler("cpu", init_scale=4.0)
     weight = torch.nn.Parameter(torch.ones(1))

@@ -1,5 +1,7 @@
-"""Resuming with changed settings: new optimizer settings take effect, and the gradient history
-is carried over only when the profiles measure the same thing (same probe batch, dtype, loss)."""
+"""Resume: a resumed run ends bit for bit where an uninterrupted one ends (weights, optimizer,
+RNG, logged losses, gradient history), on another backend too; a finished run trains nothing;
+changed settings take effect (the optimizer's) or are refused (the model's), and the gradient
+history is carried over only when the profiles measure the same thing."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import TINY, compose_config
+from helpers.runs import assert_same_run, last_ckpt, scalars, tiny
 from seqnet.data import TaskSpec
 from seqnet.data.tasks.adding import AddingProblem
-from seqnet.errors import CheckpointError, GradientsFileError
-from seqnet.gradients import GradientStore, load_gradients
+from seqnet.errors import CheckpointError
+from seqnet.gradients import load_gradients
 from seqnet.models import build_model
 from seqnet.training.loop import train
 from seqnet.training.precision import MixedPrecision
@@ -25,35 +27,118 @@ from seqnet.training.resume import Resume
 LOOP_LOG = "seqnet.training"
 
 
-def tiny(run_dir: Path, *overrides: str):
+def tiny_at(run_dir: Path, *overrides: str):
     return compose_config([*TINY, *overrides, f"paths.run_dir={run_dir}"])
 
 
-def scalar(run_dir: Path, tag: str) -> list[tuple[int, float]]:
-    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
-    acc.Reload()
-    return [(e.step, e.value) for e in acc.Scalars(tag)]
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model",
+    [
+        # Dropout between two layers draws from the global generator: the RNG state must resume.
+        ["model=lstm", "model.num_layers=2", "model.dropout=0.3"],
+        ["model=gru", "optim=sgd", "optim.momentum=0.9"],
+    ],
+    ids=["lstm_dropout_adam", "gru_sgd_momentum"],
+)
+def test_resume_equals_uninterrupted_run(tmp_path: Path, model: list[str]) -> None:
+    full = train(tiny(tmp_path, "full", *model))
+    half = train(tiny(tmp_path, "half", *model, "trainer.max_steps=3"))
+    assert half["step"] == 3
+    half_ckpt = tmp_path / "half" / "checkpoints" / "last.pt"
+    half_bytes = half_ckpt.read_bytes()
+    resumed = train(tiny(tmp_path, "resumed", *model, f"ckpt_path={half_ckpt}"))
+
+    assert resumed == full
+    # Weights, optimizer, RNG and the whole gradient history (the resumed run's file holds the
+    # profiles from before the resume too), bit for bit.
+    assert_same_run(tmp_path / "resumed", tmp_path / "full")
+    assert load_gradients(tmp_path / "resumed" / "gradients.npz")[0].tolist() == [0, 3, 6]
+    # The resumed run logs only its own steps, with the losses of the uninterrupted run.
+    assert (
+        scalars(tmp_path / "resumed")["train/loss"] == scalars(tmp_path / "full")["train/loss"][3:]
+    )
+    assert half_ckpt.read_bytes() == half_bytes  # resuming never writes into the old run
+
+
+def test_a_checkpoint_resumes_on_another_backend(tmp_path: Path) -> None:
+    """The fused and the step-by-step GRU share their parameter names: a checkpoint of one
+    resumes on the other, and goes on as the uninterrupted run does (to float rounding: the
+    two compute the same function in another order)."""
+    full = train(tiny(tmp_path, "full", "model=gru", "model.backend=fused"))
+    train(tiny(tmp_path, "fused", "model=gru", "model.backend=fused", "trainer.max_steps=3"))
+    ckpt = tmp_path / "fused" / "checkpoints" / "last.pt"
+    stepped = ["model=gru", "model.backend=stepped", f"ckpt_path={ckpt}"]
+    resumed = train(tiny(tmp_path, "stepped", *stepped))
+    assert resumed["step"] == 6
+    assert resumed["val/loss"] == pytest.approx(full["val/loss"], rel=1e-5)
+    a, b = last_ckpt(tmp_path / "stepped"), last_ckpt(tmp_path / "full")
+    for name, value in b["model"].items():
+        torch.testing.assert_close(a["model"][name], value, rtol=1e-5, atol=1e-6)
+    losses = [v for _, v in scalars(tmp_path / "stepped")["train/loss"]]
+    expected = [v for _, v in scalars(tmp_path / "full")["train/loss"][3:]]
+    assert losses == pytest.approx(expected, rel=1e-5)
+
+
+def test_resume_at_the_end_trains_nothing(runs, tmp_path: Path) -> None:
+    _, metrics, first = runs["lstm"]
+    again = train(tiny(tmp_path, "again", f"ckpt_path={first / 'checkpoints' / 'last.pt'}"))
+    assert again == metrics
+    assert "train/loss" not in scalars(tmp_path / "again")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "model.hidden_size=32",
+            "holds a different model (hidden_size differ); resume with the checkpoint's "
+            "settings: model.hidden_size=16",
+        ),
+        ("model=gru", "holds a different model"),
+        (
+            "optim=sgd",
+            "was trained with torch.optim.Adam, this run asks for torch.optim.SGD",
+        ),
+    ],
+)
+def test_resume_with_another_model_fails_before_any_work(
+    runs, tmp_path: Path, override: str, message: str
+) -> None:
+    ckpt = runs["lstm"][2] / "checkpoints" / "last.pt"
+    before = ckpt.read_bytes()
+    with pytest.raises(CheckpointError) as excinfo:
+        train(tiny(tmp_path, "new", override, f"ckpt_path={ckpt}"))
+    assert message in str(excinfo.value)
+    assert str(ckpt) in str(excinfo.value)
+    assert not (tmp_path / "new").exists()  # no tb/, no checkpoints/, nothing
+    assert ckpt.read_bytes() == before
+
+
+# ---------------------------------------------------------------------------- changed settings
 
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A GRU run of 6 steps (T=12, val_size 32, profiles of the first 8 sequences at 0, 3, 6)."""
     run_dir = tmp_path_factory.mktemp("first") / "run"
-    train(tiny(run_dir, "model=gru"))
+    train(tiny_at(run_dir, "model=gru"))
     return run_dir
 
 
 def resume(first: Path, run_dir: Path, *overrides: str) -> dict:
     ckpt = first / "checkpoints" / "last.pt"
-    return train(tiny(run_dir, "model=gru", "trainer.max_steps=9", f"ckpt_path={ckpt}", *overrides))
+    return train(
+        tiny_at(run_dir, "model=gru", "trainer.max_steps=9", f"ckpt_path={ckpt}", *overrides)
+    )
 
 
 def test_new_optimizer_settings_apply_after_resume(first, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger=LOOP_LOG)
     resume(first, tmp_path / "run", "optim.lr=5e-4", "optim.betas=[0.5,0.9]")
 
-    assert scalar(first, "train/lr")[-1] == (6, pytest.approx(1e-3))
-    assert [(s, pytest.approx(v)) for s, v in scalar(tmp_path / "run", "train/lr")] == [
+    assert scalars(first)["train/lr"][-1] == (6, pytest.approx(1e-3))
+    assert [(s, pytest.approx(v)) for s, v in scalars(tmp_path / "run")["train/lr"]] == [
         (7, 5e-4),
         (8, 5e-4),
         (9, 5e-4),
@@ -65,20 +150,6 @@ def test_new_optimizer_settings_apply_after_resume(first, tmp_path, caplog):
     assert {int(s["step"]) for s in ckpt["optimizer"]["state"].values()} == {9}
     assert "optim.lr: 0.001 in the checkpoint, 0.0005 from now on" in caplog.text
     assert "optim.betas: (0.9, 0.999) in the checkpoint, (0.5, 0.9) from now on" in caplog.text
-
-
-def test_zero_learning_rate_trains_a_fixed_model(tmp_path):
-    """optim.lr=0 is allowed: every step measures the same model, whose weights never move."""
-    cfg = tiny(tmp_path / "run", "model=gru", "optim.lr=0")
-    metrics = train(cfg)
-    torch.manual_seed(cfg.seed)  # the loop seeds, then builds: the same initial weights
-    initial = build_model(cfg.model, AddingProblem.spec).state_dict()
-    final = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["model"]
-    assert final.keys() == initial.keys()
-    for key, value in initial.items():
-        assert torch.equal(final[key], value), key
-    assert metrics["step"] == 6
-    assert [v for _, v in scalar(tmp_path / "run", "train/lr")] == [0.0] * 6
 
 
 HISTORY_CASES = {
@@ -141,35 +212,12 @@ def test_unreadable_gradient_history_is_one_warning(first, tmp_path, caplog):
     )
 
 
-@pytest.mark.parametrize(
-    ("content", "error"),
-    [
-        (b"", "EOFError: No data left in file"),
-        (b"notes", "ValueError: This file contains pickled (object) data."),
-        (None, "ValueError: its arrays are not one (steps, T) profile matrix per quantity"),
-    ],
-    ids=["empty", "text", "no_profiles"],
-)
-def test_unreadable_gradients_file_is_one_line(tmp_path, content, error):
-    path = tmp_path / "gradients.npz"
-    if content is None:  # a zip of arrays, but not of profiles
-        np.savez(path, steps=np.arange(3), dtype="float32", loss="last")
-    else:
-        path.write_bytes(content)
-    reason = GradientStore(tmp_path / "new.npz").extend_from(path, before_step=10)
-    assert reason is not None and "\n" not in reason
-    assert reason.startswith(f"gradients file {str(path)!r} is unreadable ({error}")
-    with pytest.raises(GradientsFileError) as excinfo:
-        load_gradients(path)
-    assert str(excinfo.value) == reason
-
-
 def test_checkpoint_of_another_task_shape_is_one_line(first):
     """Same model settings, another task shape (here 3 inputs instead of the adding problem's
     2): the encoder's weights do not fit, and the resume stops with one line, no traceback."""
     path = first / "checkpoints" / "last.pt"
     checkpoint = torch.load(path, weights_only=True)
-    cfg = tiny(first, "model=gru")
+    cfg = tiny_at(first, "model=gru")
     model = build_model(cfg.model, TaskSpec(input_size=3, output_size=1))
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(CheckpointError) as excinfo:
@@ -195,8 +243,9 @@ def test_checkpoint_of_another_task_shape_is_one_line(first):
 )
 def test_resuming_with_cudnn_dropout_warns(caplog, overrides, device, warns):
     """Only dropout inside cuDNN (a fused core on the GPU, between layers) cannot resume bit for
-    bit: tests/test_cuda.py showed the resumed weights differ there, and equal elsewhere. (The
-    device is only named here: the warning depends on where the core runs, not on a GPU.)"""
+    bit: tests/training/test_cuda.py showed the resumed weights differ there, and equal
+    elsewhere. (The device is only named here: the warning depends on where the core runs, not
+    on a GPU.)"""
     from seqnet.training.resume import warn_if_cudnn_dropout
 
     cfg = compose_config([*TINY, "model=lstm", *overrides])
