@@ -3,9 +3,6 @@ shared functions are in tests/helpers/: runs, subprocesses, reference equations,
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,25 +36,6 @@ TINY_RUN = [o for o in TINY if not o.startswith("data.")]
 #: This checkout's sources: subprocesses get them first on PYTHONPATH, so that a console script
 #: runs this code even where the editable install points at another copy.
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def console_script(name: str) -> str:
-    """An installed console script (seqnet-train, seqnet-compare, seqnet-grads): next to this
-    interpreter, else on PATH."""
-    script = Path(sys.executable).parent / (f"{name}.exe" if os.name == "nt" else name)
-    found = str(script) if script.is_file() else shutil.which(name)
-    assert found, f"{name} is not installed: pip install -e ."
-    return found
-
-
-def run_script(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``name args...`` as a user runs it, with this checkout's sources on PYTHONPATH."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    env["OMP_NUM_THREADS"] = "1"  # beside other processes on a small machine
-    return subprocess.run(
-        [console_script(name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

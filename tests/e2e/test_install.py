@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: What a wheel of seqnet is built from (setup.py maps configs/ into the package).
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "src", "configs")
 #: A few seconds per run: overrides accepted by every model and the adding task.
@@ -90,7 +90,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     copy_tree(ROOT / "examples" / "custom_cell", example)
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYDRA_FULL_ERROR")}
-    env["OMP_NUM_THREADS"] = "1"  # beside other processes on a small machine (see test_cli.py)
+    env["OMP_NUM_THREADS"] = (
+        "1"  # beside other processes on a small machine (see tests/helpers/processes.py)
+    )
     env["PIP_NO_INDEX"] = "1"  # everything needed is installed already
     dist = tmp / "dist"
     wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]

@@ -1,4 +1,5 @@
-"""seqnet-compare on tiny real runs: finding runs, labels, steps, table numbers, the figure."""
+"""seqnet-compare on tiny real runs: finding runs, labels, steps, table numbers, the figure, the
+sweep table, encoder-decoders; unreadable files as one line or notes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import TINY, compose_config
+from conftest import TINY, TINY_RUN, compose_config
 from seqnet.cli.compare import differing_keys, find_runs, flatten_config, main, run_labels
 from seqnet.training.loop import train
 
@@ -37,14 +38,11 @@ def npz(run_dir: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """RNN, GRU and LSTM runs, trained once for this module (TINY: profiles at steps 0, 3, 6 of
-    12 timesteps); tests copy them when they change anything."""
-    root = tmp_path_factory.mktemp("runs")
-    for model in ("rnn", "gru", "lstm"):
-        train(compose_config([*TINY, f"model={model}", f"paths.run_dir={root / model}"]))
-    return {model: root / model for model in ("rnn", "gru", "lstm")}
+@pytest.fixture
+def runs(runs) -> dict[str, Path]:
+    """The session's RNN, GRU and LSTM runs (TINY: profiles at steps 0, 3, 6 of 12 timesteps),
+    by model; tests copy them when they change anything."""
+    return {model: run_dir for model, (_, _, run_dir) in runs.items()}
 
 
 @pytest.fixture
@@ -59,6 +57,10 @@ def test_two_runs_table_labels_and_figure(two_runs, tmp_path, capsys):
     assert main([str(rnn), str(gru), "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
+    lines = stdout.splitlines()
+    assert lines[0] == "gradient norm of h_l0, log10 ||dL/dh_l0(t)||:"
+    assert [line.split()[0] for line in lines[2:4]] == ["model.name=rnn", "model.name=gru"]
+    assert lines[4] == f"wrote {out}"  # then the sweep table
     rows = table_rows(stdout)
     # Only the model differs between the two configs; the RNN's nonlinearity follows from it.
     assert list(rows) == ["model.name=rnn", "model.name=gru"]
@@ -287,7 +289,10 @@ def test_table_numbers_of_known_profiles(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("damage", "error"),
-    [("empty", "EOFError: No data left in file"), ("truncated", "BadZipFile: File is not a zip")],
+    [
+        ("empty", "EOFError: No data left in file"),
+        ("truncated", "BadZipFile: File is not a zip file"),
+    ],
 )
 def test_unreadable_gradients_file_is_one_line(two_runs, tmp_path, capsys, damage, error):
     broken = tmp_path / "broken"
@@ -299,10 +304,10 @@ def test_unreadable_gradients_file_is_one_line(two_runs, tmp_path, capsys, damag
 
     assert main([str(two_runs[1]), str(broken), "--out", str(out)]) == 2
 
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith(f"seqnet-compare: error: gradients file '{npz}' is unreadable ({error}")
-    assert err.endswith("leave this run out, or re-run it\n")
+    assert capsys.readouterr().err == (
+        f"seqnet-compare: error: gradients file '{npz}' is unreadable ({error}); it is empty, "
+        "truncated or not a seqnet gradients.npz: leave this run out, or re-run it\n"
+    )
     assert not out.exists()
 
 
@@ -379,3 +384,25 @@ def test_sweep_table_sorted_by_val_loss_and_written_as_csv(runs, tmp_path, capsy
     ranked = [line.split()[:2] for line in printed[2:5]]
     assert ranked == [[str(i), f"model.name={m}"] for i, m in enumerate(best_first, start=1)]
     assert printed[-1] == f"wrote {table}"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_encoder_decoder_runs_default_to_the_encoders_state(tmp_path, capsys):
+    data = ["data=seq2seq", "data.batch_size=8", "data.val_size=32", "data.max_digits=2"]
+    for model in ("lstm", "gru"):
+        run = [*data, *TINY_RUN, f"model={model}", "model.encoder_size=8"]
+        train(compose_config([*run, f"paths.run_dir={tmp_path / model}"]))
+    capsys.readouterr()
+    out = tmp_path / "compare.png"
+    runs = [str(tmp_path / m) for m in ("lstm", "gru")]
+    assert main([*runs, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("gradient norm of enc_h_l0")  # the default for encoder-decoders
+    assert list(table_rows(printed)) == ["model.name=lstm", "model.name=gru"]
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert main([*runs, "--quantity", "dec_c_l0", "--out", str(out)]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    norm = npz(tmp_path / "lstm")["dec_c_l0"][-1]
+    assert float(rows["model.name=lstm"][1]) == pytest.approx(np.log10(norm[0]), abs=5e-4)
+    assert rows["model.name=gru"][1:] == ["-"] * 6  # the GRU has no cell state

@@ -1,6 +1,6 @@
 """Sweeps as users launch them (a subprocess each): the joblib launcher, Optuna with a persistent
 study, and a failed trial that does not stop the search. The basic launcher's readable folders
-and sweep.yaml: tests/test_cli.py."""
+and sweep.yaml: tests/e2e/test_seqnet_train.py; the sweep configs: tests/configs/."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from conftest import TINY
-from seqnet.config import CONFIG_DIR
-from subprocesses import only_child, run_train, seqnet_env, start_train
+from helpers.processes import run_train, seqnet_env, start_train
+from helpers.runs import only_child
 
 
 def metrics(run_dir: Path) -> dict:
@@ -99,45 +98,3 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
         "optimization_results.yaml",
         "sweep.yaml",
     ]
-
-
-def compose_with_hydra(overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
-
-
-def test_slurm_launcher_takes_its_resources_as_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    resources = {
-        "partition": "gpu",
-        "timeout_min": 600,
-        "cpus_per_task": 8,
-        "gpus_per_node": 2,
-        "mem_gb": 64,
-        "array_parallelism": 10,
-    }
-    cfg = compose_with_hydra(
-        ["hydra/launcher=slurm", *(f"hydra.launcher.{k}={v}" for k, v in resources.items())]
-    )
-    launcher = cfg.hydra.launcher
-    assert launcher._target_ == (
-        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-    )
-    assert {k: launcher[k] for k in resources} == resources
-    assert launcher.max_num_timeout == 10  # requeues after preemption or a time-out
-    # SLURM jobs resume their own checkpoint: the job's environment sets ckpt_path=auto.
-    assert cfg.hydra.job.env_set.SEQNET_CKPT_PATH == "auto"
-    assert cfg.ckpt_path is None
-    monkeypatch.setenv("SEQNET_CKPT_PATH", "auto")
-    assert compose_with_hydra(["hydra/launcher=slurm"]).ckpt_path == "auto"
-
-
-def test_optuna_search_space_and_storage() -> None:
-    sweeper = compose_with_hydra(["hparams_search=optuna", "paths.output_dir=out"]).hydra.sweeper
-    assert sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
-    assert sweeper.storage == "sqlite:///out/optuna/seqnet.db"
-    assert (sweeper.direction, sweeper.max_failure_rate) == ("minimize", 1.0)
-    assert dict(sweeper.params) == {
-        "optim.lr": "tag(log, interval(1e-4, 3e-2))",
-        "model.hidden_size": "choice(32, 64, 128, 256)",
-        "trainer.clip_grad_norm": "choice(0.25, 1.0, 4.0)",
-    }
