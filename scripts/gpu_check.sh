@@ -4,8 +4,8 @@
 #
 #     bash scripts/gpu_check.sh [OUT_DIR]      # about 6 minutes on one H100/H200
 #
-# 1. The CUDA tests (tests/test_cuda.py, skipped elsewhere) and the model, scan, variant and
-#    precision suites under this machine's torch.
+# 1. The CUDA tests (tests/training/test_cuda.py, skipped elsewhere) and the model, scan, variant,
+#    probe and precision suites under this machine's torch.
 # 2. The default run on the GPU, and with model=mingru and trainer.precision=16-mixed / bf16-mixed,
 #    each timed, with its last train.log lines.
 # 3. scripts/bench.py --device cuda: issue 7's measurements (engine, growth, backends, scan
@@ -33,9 +33,11 @@ stage() { echo; echo "===== $* ($(date +%T))"; }
 
     stage "tests"
     workers=$(python3 -c "import xdist" 2>/dev/null && echo "-n 4")  # pytest-xdist, if there
-    timeout 150 python3 -m pytest -q -p no:cacheprovider $workers -rfE tests/test_cuda.py \
-        tests/test_engine.py tests/test_scan.py tests/test_variants.py \
-        tests/test_variant_training.py tests/test_gradients_analytic.py tests/test_precision.py
+    timeout 150 python3 -m pytest -q -p no:cacheprovider $workers -rfE tests/training/test_cuda.py \
+        tests/models/test_engine.py tests/models/test_scan.py tests/models/test_variant_equations.py \
+        tests/models/test_zoneout.py tests/models/test_init.py tests/gradients/test_probes.py \
+        tests/gradients/test_probes_analytic.py tests/training/test_registered_runs.py \
+        tests/training/test_precision.py
 
     k=0
     for run in "" "model=mingru" "trainer.precision=16-mixed" "trainer.precision=bf16-mixed"; do
