@@ -78,3 +78,12 @@ def start_train(cwd: Path, *args: str, env: dict[str, str] | None = None) -> sub
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def declare_plugin(site: Path, distribution: str, entry_point: str, module: str) -> None:
+    """Make ``site`` (a folder to put on PYTHONPATH) declare a ``seqnet.plugins`` entry point
+    ``entry_point = module``, as an installed distribution does: its ``.dist-info`` folder."""
+    info = site / f"{distribution.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[seqnet.plugins]\n{entry_point} = {module}\n")

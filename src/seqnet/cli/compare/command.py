@@ -33,6 +33,7 @@ from seqnet.cli.compare.runs import CompareError, find_runs, load_run
 from seqnet.cli.compare.steps import choose_steps
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
 from seqnet.cli.compare.table import RunSummary, format_table, summarize
+from seqnet.plugins import PluginError, load_plugins
 
 PROG = "seqnet-compare"
 #: The default quantity: the first of these that a compared run logged (an encoder-decoder has
@@ -160,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         args = COMMAND.parse(sys.argv[1:] if argv is None else argv)
         if args is None:  # --help
             return 0
+        load_plugins()  # a plugin's gradient summaries are columns of the tables and the CSV
         csv = Path(args["csv"]) if args["csv"] else None
         return compare(args["positional"], args["step"], args["quantity"], Path(args["out"]), csv)
     except ArgumentError as e:
         print(COMMAND.error(e), file=sys.stderr)
         return 2
-    except CompareError as e:
+    except (CompareError, PluginError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
