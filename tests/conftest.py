@@ -120,3 +120,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig
     from train_runs import trained_runs  # it imports this module: not at the top
 
     return trained_runs(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def seed_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sweep of 2 models x 3 seeds made by ``seqnet-train -m`` (tests/seed_sweep.py)."""
+    from seed_sweep import SWEEP_OVERRIDES, run_sweep  # it imports this module: not at the top
+
+    root = tmp_path_factory.mktemp("seed_sweep")
+    return run_sweep(root / "outputs", *SWEEP_OVERRIDES)

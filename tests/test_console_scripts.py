@@ -50,7 +50,7 @@ def test_seqnet_grads(two_runs, tmp_path):
 
 def test_seqnet_compare(two_runs, tmp_path):
     out = tmp_path / "compare.png"
-    result = run_script("seqnet-compare", *map(str, two_runs), "--out", str(out))
+    result = run_script("seqnet-compare", *map(str, two_runs), "--no-group", "--out", str(out))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "gradient norm of h_l0, log10 ||dL/dh_l0(t)||:"

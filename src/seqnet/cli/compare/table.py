@@ -1,67 +1,78 @@
-"""The printed table: each run's plotted profile reduced to a few numbers."""
+"""The printed profile table: each group's plotted profile reduced to a few numbers (the median
+over its runs; a run alone is a group of one)."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seqnet.cli.compare.runs import Run
+from seqnet.analysis.groups import Group
 from seqnet.gradients.summaries import SUMMARIES
 
 
 @dataclass
-class RunSummary:
+class ProfileRow:
     """One table row: the plotted profile of one quantity, reduced to a few numbers."""
 
     label: str
+    n: int
     step: int
-    log10_first: float  # log10 norm at t=0 (the floor of log10_floor(dtype) for an exact zero)
+    log10_first: float  # median log10 norm at t=0 (an exact zero at log10_floor(dtype))
     log10_last: float  # ... at t=T-1
-    summaries: dict[str, float | int]  # every gradient summary, by name
-    first_is_zero: bool
+    summaries: dict[str, float]  # the median of every gradient summary, by name
+    first_is_zero: bool  # zero in every run
     last_is_zero: bool
-    val_loss: float | None
+    val_loss: float | None  # the median final val/loss
 
 
-def summarize(run: Run, label: str, step: int, quantity: str) -> RunSummary:
-    """The table row of ``run`` at ``step`` (``quantity`` must be one the run logged)."""
-    profile = run.profile(step)
-    logs = profile.log10(quantity)
-    norms = profile.norms[quantity]
-    val_loss = run.metrics.get("val/loss")
-    return RunSummary(
-        label=label,
+def summarize(group: Group, step: int, quantity: str) -> ProfileRow:
+    """The row of ``group`` at ``step`` (every run of it logged ``quantity``)."""
+    profiles = [run.profile(step) for run in group.runs]
+    logs = [p.log10(quantity) for p in profiles]
+    norms = [p.norms[quantity] for p in profiles]
+    summaries = [
+        p.summary(quantity, r.horizon_threshold) for p, r in zip(profiles, group.runs, strict=True)
+    ]
+    losses = [r.metrics.get("val/loss") for r in group.runs]
+    losses = [float(v) for v in losses if isinstance(v, int | float)]
+    return ProfileRow(
+        label=group.label,
+        n=group.n,
         step=step,
-        log10_first=float(logs[0]),
-        log10_last=float(logs[-1]),
-        summaries=profile.summary(quantity, run.horizon_threshold),
-        first_is_zero=bool(norms[0] == 0),
-        last_is_zero=bool(norms[-1] == 0),
-        val_loss=float(val_loss) if isinstance(val_loss, int | float) else None,
+        log10_first=statistics.median(float(v[0]) for v in logs),
+        log10_last=statistics.median(float(v[-1]) for v in logs),
+        summaries={s: statistics.median(float(x[s]) for x in summaries) for s in SUMMARIES},
+        first_is_zero=all(v[0] == 0 for v in norms),
+        last_is_zero=all(v[-1] == 0 for v in norms),
+        val_loss=statistics.median(losses) if losses else None,
     )
 
 
-def format_table(rows: Sequence[RunSummary | tuple[str, int]], quantity: str) -> str:
-    """Plain-text table, one line per run; a ``(label, step)`` row is a run without
-    ``quantity``. An exact-zero norm prints as ``zero`` (``log10_ratio`` uses the floor)."""
-    head = ["run", "step", "log10 t=0", "log10 t=T-1", *SUMMARIES, "val/loss"]
+def format_table(
+    rows: Sequence[ProfileRow | tuple[str, int]], quantity: str, grouped: bool = True
+) -> str:
+    """Plain-text table, one line per group (``grouped``: with n; else one line per run); a
+    ``(label, step)`` row has no ``quantity``. An exact-zero norm prints as ``zero``
+    (``log10_ratio`` uses the floor)."""
+    head = ["group" if grouped else "run", *(["n"] if grouped else []), "step"]
+    head += ["log10 t=0", "log10 t=T-1", *SUMMARIES, "val/loss"]
     lines = [head]
     for row in rows:
-        if isinstance(row, RunSummary):
-            lines.append(
-                [
-                    row.label,
-                    str(row.step),
-                    "zero" if row.first_is_zero else f"{row.log10_first:.3f}",
-                    "zero" if row.last_is_zero else f"{row.log10_last:.3f}",
-                    *(format_summary(row.summaries[name]) for name in SUMMARIES),
-                    "-" if row.val_loss is None else f"{row.val_loss:.4g}",
-                ]
-            )
+        if isinstance(row, ProfileRow):
+            values = [
+                "zero" if row.first_is_zero else f"{row.log10_first:.3f}",
+                "zero" if row.last_is_zero else f"{row.log10_last:.3f}",
+                *(format_summary(name, row.summaries[name]) for name in SUMMARIES),
+                "-" if row.val_loss is None else f"{row.val_loss:.4g}",
+            ]
+            lines.append([row.label, *([str(row.n)] if grouped else []), str(row.step), *values])
         else:
             label, step = row
-            lines.append([label, str(step), *["-"] * (len(head) - 2)])
-    title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||:"
+            prefix = [label, *(["-"] if grouped else []), str(step)]
+            lines.append([*prefix, *["-"] * (len(head) - len(prefix))])
+    medians = " (median over each group's runs)" if grouped else ""
+    title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||{medians}:"
     return "\n".join([title, *aligned(lines)])
 
 
@@ -77,6 +88,9 @@ def aligned(lines: Sequence[Sequence[str]], left: int = 1) -> list[str]:
     ]
 
 
-def format_summary(value: float | int) -> str:
-    """A gradient summary in a table: whole numbers as they are, others to three decimals."""
-    return str(value) if isinstance(value, int) else f"{value:.3f}"
+def format_summary(name: str, value: float) -> str:
+    """A gradient summary in a table: whole-number summaries (and medians that are whole) as
+    integers, others to three decimals."""
+    if SUMMARIES[name].integer and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}"
