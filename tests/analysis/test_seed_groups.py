@@ -19,7 +19,7 @@ from matplotlib.collections import PolyCollection
 from conftest import TINY, compose_config
 from seed_sweep import MODELS, SEEDS, SWEEP_OVERRIDES, job, run_sweep
 from seqnet.analysis import find_runs, group_runs, load_run
-from seqnet.analysis.table import prepare_groups
+from seqnet.analysis.grouped_table import prepare_groups
 from seqnet.cli.compare import main
 from seqnet.cli.compare.plot import plot_groups
 from seqnet.training.loop import train

@@ -6,10 +6,10 @@ From Python, ``seqnet.compare_runs(["outputs/multirun/<timestamp>"])`` returns t
 pandas DataFrame (a list of dicts without pandas).
 """
 
+from seqnet.analysis.grouped_table import compare_runs, group_rows, records
 from seqnet.analysis.groups import Group, check_group, group_runs
 from seqnet.analysis.runs import AnalysisError, Run, find_runs, load_run
 from seqnet.analysis.stats import Description, Difference, describe, difference
-from seqnet.analysis.table import compare_runs, group_rows, records
 
 __all__ = [
     "AnalysisError",

@@ -3,7 +3,7 @@ figure, runs that differ only in their seed grouped with their spread, and table
 group's metrics with intervals (and differences between groups).
 
 Finding, grouping and describing runs is ``seqnet.analysis``'s; here: ``command`` (the command
-line, ``main``), ``plot`` (the figure), ``table`` (the profile table), ``group_tables`` (the
+line, ``main``), ``plot`` (the figure), ``profile_table`` (the profile table), ``group_tables`` (the
 grouped metric tables and their CSV) and ``sweep_table`` (one row per run, ``--no-group``).
 """
 

@@ -22,8 +22,8 @@ printed tables give each group's profile (medians), then, for every validation a
 and the plotted quantity's summaries, each group's n, mean, standard deviation, median and 95%
 interval (``seqnet.analysis.stats``), best first by val/loss; ``--versus GROUP`` adds each
 group's difference from GROUP with its interval and p-value. ``--csv FILE`` writes every metric
-of every group (``seqnet.analysis.table``), ``--tensorboard`` one aggregate TensorBoard run per
-group in ``<sweep>/aggregate/<group>/`` (``seqnet.tblog.aggregate``).
+of every group (``seqnet.analysis.grouped_table``), ``--tensorboard`` one aggregate TensorBoard
+run per group in ``<sweep>/aggregate/<group>/`` (``seqnet.tblog.aggregate``).
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqnet.analysis.grouped_table import find_group, group_rows, prepare_groups
 from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_run
 from seqnet.analysis.scalars import group_curves
-from seqnet.analysis.table import find_group, group_rows, prepare_groups
 from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
 from seqnet.cli.compare.group_tables import format_group_tables, write_group_csv
 from seqnet.cli.compare.plot import plot_groups
+from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
-from seqnet.cli.compare.table import ProfileRow, format_table, summarize
 
 PROG = "seqnet-compare"
 #: The default quantity: the first of these that a compared run logged (an encoder-decoder has

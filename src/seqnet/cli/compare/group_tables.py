@@ -1,5 +1,5 @@
 """The printed grouped tables of seqnet-compare, one per metric (rows: groups, best first), and
-their CSV (``seqnet.analysis.table.records``: one row per group, every metric)."""
+their CSV (``seqnet.analysis.grouped_table.records``: one row per group, every metric)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqnet.analysis.grouped_table import SORT_METRIC, GroupRow, metric_names, records
 from seqnet.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PERMUTATION_BELOW
-from seqnet.analysis.table import SORT_METRIC, GroupRow, metric_names, records
-from seqnet.cli.compare.table import aligned
+from seqnet.cli.compare.profile_table import aligned
 
 
 def number(value: float | None, digits: int = 4) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from seqnet.analysis.labels import differing_keys
 from seqnet.analysis.runs import Run
-from seqnet.cli.compare.table import aligned
+from seqnet.cli.compare.profile_table import aligned
 from seqnet.gradients.summaries import SUMMARIES
 
 SORT_METRIC = "val/loss"

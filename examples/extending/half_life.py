@@ -1,0 +1,1 @@
+"""PLACEHOLDER (not committed): the half_life gradient summary."""

@@ -1,0 +1,1 @@
+"""PLACEHOLDER (not committed): data=parity."""
