@@ -5,7 +5,9 @@
     python scripts/record_results.py SWEEP_DIR NAME "seqnet-train experiment=... ..." [--versus G]
 
 writes ``docs/results/NAME.csv`` (one row per group: n, mean, std, median and 95% interval of
-every metric, see ``seqnet.analysis.grouped_table``), ``docs/images/NAME.png`` (the banded figure) and
+every metric, the gradient summaries at the last profile step; see
+``seqnet.analysis.grouped_table``), ``docs/results/NAME.step0.csv`` (the same with the summaries
+at step 0, before any update), ``docs/images/NAME.png`` (the banded figure) and
 ``docs/results/NAME.json`` (the command that made the sweep, the number of runs and seeds, the
 wall time from the first job's start to the last job's end, the machine, the date, the
 versions). The results page renders its tables from these files (``docs/hooks/results_tables.py``),
@@ -15,8 +17,11 @@ so no number is typed by hand.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -52,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.quantity:
         options += ["--quantity", args.quantity]
     status = compare(options)
+    if status:
+        return status
+    with tempfile.TemporaryDirectory() as scratch:  # the same tables, at step 0
+        initial = [str(args.sweep), "--out", f"{scratch}/step0.png", "--step", "0"]
+        initial += ["--csv", str(csv.with_suffix(".step0.csv"))]
+        if args.quantity:
+            initial += ["--quantity", args.quantity]
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = compare(initial)
     if status:
         return status
     runs = sorted(p.parent for p in args.sweep.glob("*/metrics.json"))

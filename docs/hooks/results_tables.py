@@ -9,8 +9,9 @@ time, the machine, the date, the versions, and the ``seqnet-compare`` command th
 table) and one row per group of seeds: its n and, for each metric, the mean with its 95%
 bootstrap interval. It reads ``docs/results/<name>.csv`` (written by ``seqnet-compare --csv``)
 and ``docs/results/<name>.json`` (by ``scripts/record_results.py``), so no number is typed by
-hand. ``order=`` lists the grouping key values in the order rows are shown (default: the CSV's,
-best val/loss first). A missing file or column stops the build.
+hand. ``order="a|b|..."`` lists parts of group labels in the order rows are shown (default: the CSV's,
+best val/loss first); ``step=0`` takes the gradient summaries at step 0, before any update
+(``<name>.step0.csv``). A missing file or column stops the build.
 """
 
 from __future__ import annotations
@@ -49,17 +50,19 @@ def cell(row: dict[str, str], metric: str) -> str:
 
 
 def render(root: Path, name: str, options: str, page: str) -> str:
-    values = dict(re.findall(r"(\w+)=(\S+)", options))
+    values = {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', options)}
     metrics = values.get("metrics", "val/loss").split(",")
-    table, record = root / RESULTS / f"{name}.csv", root / RESULTS / f"{name}.json"
+    record = root / RESULTS / f"{name}.json"
+    # step=0: the gradient summaries before any update (record_results.py's NAME.step0.csv).
+    table = root / RESULTS / (f"{name}.step0.csv" if values.get("step") == "0" else f"{name}.csv")
     try:
         rows = list(csv.DictReader(table.open()))
         meta = json.loads(record.read_text())
     except (OSError, ValueError) as e:
         raise PluginError(f"{page}: results {name!r}: {e}") from e
     keys = [k for k in rows[0] if k not in ("group", "n", "grad_step") and "/" not in k]
-    if "order" in values:
-        wanted = values["order"].split(",")
+    if "order" in values:  # "|"-separated parts of group labels, in the order to show them
+        wanted = values["order"].split("|")
         rows.sort(key=lambda r: next((i for i, w in enumerate(wanted) if w in r["group"]), 99))
     head = [*keys, "n", *(f"`{m}` mean [95% CI]" for m in metrics)]
     lines = [
