@@ -101,6 +101,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig
     return trained_runs(tmp_path_factory.mktemp("runs"))
 
 
+@pytest.fixture(scope="session")
+def seed_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sweep of 2 models x 3 seeds made by ``seqnet-train -m`` (tests/helpers/seed_sweep.py)."""
+    from helpers.seed_sweep import (  # it imports this module: not at the top
+        SWEEP_OVERRIDES,
+        run_sweep,
+    )
+
+    root = tmp_path_factory.mktemp("seed_sweep")
+    return run_sweep(root / "outputs", *SWEEP_OVERRIDES)
+
+
 #: The plugin modules the tests import (their own, or examples/): forgotten after each test.
 PLUGIN_MODULES = ("seqnet_example_cell", "seqnet_extending", "broken_plugin")
 

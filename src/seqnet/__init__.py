@@ -1,8 +1,9 @@
 """seqnet: a research framework for recurrent networks and their vanishing/exploding gradients.
 
 From Python: ``seqnet.run(["model=gru"])`` trains one run and returns a ``RunResult`` (its
-folder, metrics and config); ``seqnet.load_gradients(path)`` reads a run's ``gradients.npz``.
-Both are imported on first use, so ``import seqnet`` stays light for the small commands.
+folder, metrics and config); ``seqnet.load_gradients(path)`` reads a run's ``gradients.npz``;
+``seqnet.compare_runs(folders)`` gives the grouped table of ``seqnet-compare`` (a DataFrame).
+All are imported on first use, so ``import seqnet`` stays light for the small commands.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ _LAZY = {
     "run": "seqnet.runner",
     "RunResult": "seqnet.runner",
     "load_gradients": "seqnet.gradients",
+    "compare_runs": "seqnet.analysis",
 }
 
-__all__ = ["RunResult", "__version__", "load_gradients", "run"]
+__all__ = ["RunResult", "__version__", "compare_runs", "load_gradients", "run"]
 
 if TYPE_CHECKING:
+    from seqnet.analysis import compare_runs
     from seqnet.gradients import load_gradients
     from seqnet.runner import RunResult, run
 

@@ -50,7 +50,8 @@ def _quoted(keys: list[str]) -> str:
 
 
 class SweepRecord(Callback):
-    """Shared overrides out of the job folder names, and written once to ``sweep.yaml``.
+    """Shared overrides out of the job folder names, and written once to ``sweep.yaml``; at the
+    end of the sweep, an aggregate TensorBoard run for each group of seeds.
 
     Also creates the folder of a SQLite Optuna storage (``sqlite:///outputs/optuna/x.db``):
     SQLite does not create folders, and the study is opened before any job runs.
@@ -73,6 +74,13 @@ class SweepRecord(Callback):
         )
         (sweep_dir / SWEEP_RECORD).write_text(header + OmegaConf.to_yaml(record))
         make_sqlite_folder(OmegaConf.select(config, "hydra.sweeper.storage"))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Groups of runs that differ only in their seed get an aggregate TensorBoard run each
+        (``seqnet.tblog.aggregate``: median and spread, CUSTOM SCALARS margin charts)."""
+        from seqnet.tblog.aggregate import aggregate_sweep
+
+        aggregate_sweep(Path(str(config.hydra.sweep.dir)))
 
 
 def make_sqlite_folder(storage: Any) -> None:

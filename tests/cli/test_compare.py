@@ -54,7 +54,7 @@ def test_two_runs_table_labels_and_figure(two_runs, tmp_path, capsys):
     rnn, gru = two_runs
     out = tmp_path / "c.png"
 
-    assert main([str(rnn), str(gru), "--out", str(out)]) == 0
+    assert main([str(rnn), str(gru), "--no-group", "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
     lines = stdout.splitlines()
@@ -93,7 +93,7 @@ def test_sweep_directory_is_searched_recursively(two_runs, tmp_path, capsys):
     assert find_runs([sweep]) == [sweep / "model=gru", sweep / "model=rnn"]
     assert find_runs([sweep, sweep / "model=rnn"]) == [sweep / "model=gru", sweep / "model=rnn"]
 
-    assert main([str(tmp_path / "multirun"), "--out", str(tmp_path / "s.png")]) == 0
+    assert main([str(tmp_path / "multirun"), "--no-group", "--out", str(tmp_path / "s.png")]) == 0
     assert list(table_rows(capsys.readouterr().out)) == ["model.name=gru", "model.name=rnn"]
 
 
@@ -107,7 +107,7 @@ def test_step_option_and_nearest_step_note(runs, make_cfg, tmp_path, capsys):
     out = tmp_path / "c.png"
     args = [str(every2), str(every3), "--out", str(out)]
 
-    assert main([*args, "--step", "3"]) == 0
+    assert main([*args, "--no-group", "--step", "3"]) == 0
     captured = capsys.readouterr()
     rows = table_rows(captured.out)
     assert list(rows) == [two, three]
@@ -123,13 +123,13 @@ def test_step_option_and_nearest_step_note(runs, make_cfg, tmp_path, capsys):
     norm = npz(every2)["h_l0"][1]  # the row of step 2
     assert float(rows[two][3]) == pytest.approx(np.log10(norm[0] / norm[-1]), abs=5e-4)
 
-    assert main([*args, "--step", "4"]) == 0
+    assert main([*args, "--no-group", "--step", "4"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert rows[two][0] == "4"
     assert rows[three][0] == "3"
 
     # No option: the largest step both runs logged is the last one, 6.
-    assert main(args) == 0
+    assert main([*args, "--no-group"]) == 0
     captured = capsys.readouterr()
     assert [r[0] for r in table_rows(captured.out).values()] == ["6", "6"]
     assert "note:" not in captured.err
@@ -152,7 +152,7 @@ def test_quantity_missing_in_one_run_is_left_out_with_a_note(runs, tmp_path, cap
     out = tmp_path / "c.png"
 
     dirs = [str(runs[m]) for m in ("rnn", "gru", "lstm")]
-    assert main([*dirs, "--quantity", "c_l0", "--out", str(out)]) == 0
+    assert main([*dirs, "--no-group", "--quantity", "c_l0", "--out", str(out)]) == 0
 
     captured = capsys.readouterr()
     rows = table_rows(captured.out)
@@ -187,7 +187,18 @@ def test_hydra_config_is_preferred_over_the_checkpoint(runs, tmp_path, capsys):
     OmegaConf.save(cfg, tmp_path / "b" / ".hydra" / "config.yaml")
     assert "${hydra:runtime.output_dir}" in (tmp_path / "b" / ".hydra" / "config.yaml").read_text()
 
-    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "c.png")]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                "--no-group",
+                "--out",
+                str(tmp_path / "c.png"),
+            ]
+        )
+        == 0
+    )
     assert list(table_rows(capsys.readouterr().out)) == ["seed=42", "seed=7"]
 
 
@@ -273,7 +284,7 @@ def test_table_numbers_of_known_profiles(tmp_path, capsys):
         # Its own threshold 0.6: 0.5 at t=1 falls below; t=0 underflowed to zero (float32).
         fake_run(tmp_path / "c", "zero", [[1] * 5, [0, 0.5, 1, 1, 1]], threshold=0.6),
     ]
-    assert main([*map(str, runs), "--out", str(tmp_path / "c.png")]) == 0
+    assert main([*map(str, runs), "--no-group", "--out", str(tmp_path / "c.png")]) == 0
     assert table_rows(capsys.readouterr().out) == {
         "model.name=decay, grad_log.horizon_threshold=0.001": [
             "5", "-8.000", "0.000", "-8.000", "2", "0", "0.125"
@@ -323,7 +334,7 @@ def test_unreadable_config_and_metrics_are_notes(runs, tmp_path, capsys):
     ckpt = b / "checkpoints" / "last.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:100])
 
-    assert main([str(a), str(b), "--out", str(tmp_path / "c.png")]) == 0
+    assert main([str(a), str(b), "--no-group", "--out", str(tmp_path / "c.png")]) == 0
 
     captured = capsys.readouterr()
     rows = table_rows(captured.out)
@@ -343,7 +354,7 @@ def test_sweep_table_sorted_by_val_loss_and_written_as_csv(runs, tmp_path, capsy
     dirs = [str(runs[m]) for m in ("rnn", "gru", "lstm")]
     out, table = tmp_path / "c.png", tmp_path / "tables" / "sweep.csv"
 
-    assert main([*dirs, "--out", str(out), "--csv", str(table)]) == 0
+    assert main([*dirs, "--no-group", "--out", str(out), "--csv", str(table)]) == 0
 
     with table.open() as f:
         rows = list(csv.DictReader(f))
@@ -396,12 +407,12 @@ def test_encoder_decoder_runs_default_to_the_encoders_state(tmp_path, capsys):
     capsys.readouterr()
     out = tmp_path / "compare.png"
     runs = [str(tmp_path / m) for m in ("lstm", "gru")]
-    assert main([*runs, "--out", str(out)]) == 0
+    assert main([*runs, "--no-group", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("gradient norm of enc_h_l0")  # the default for encoder-decoders
     assert list(table_rows(printed)) == ["model.name=lstm", "model.name=gru"]
     assert out.read_bytes()[:8] == PNG_MAGIC
-    assert main([*runs, "--quantity", "dec_c_l0", "--out", str(out)]) == 0
+    assert main([*runs, "--no-group", "--quantity", "dec_c_l0", "--out", str(out)]) == 0
     rows = table_rows(capsys.readouterr().out)
     norm = npz(tmp_path / "lstm")["dec_c_l0"][-1]
     assert float(rows["model.name=lstm"][1]) == pytest.approx(np.log10(norm[0]), abs=5e-4)

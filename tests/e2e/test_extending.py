@@ -197,10 +197,11 @@ def test_seqnet_compare_shows_the_half_life(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    header = next(line for line in lines if line.startswith("run "))  # the first table
+    header = next(line for line in lines if "half_life" in line.split())  # the profile table
     columns = header.split()
     assert "half_life" in columns
     row = lines[lines.index(header) + 1].split()
     _, norms, _ = load_gradients(run_dir / "gradients.npz")
     position = columns.index("half_life") - len(columns)  # counted from the right
     assert int(row[position]) == half_life_by_hand(norms["h_l0"][-1])
+    assert "h_l0/half_life:" in lines  # and a table of its own among the metrics

@@ -57,7 +57,8 @@ def all_hparam_keys() -> list[str]:
         for f in fields(cls)
         if f.name != "_partial_"
     }
-    return [*sorted(keys), "seed"]
+    # n: how many runs a row stands for (1; an aggregate run of a group of seeds, its n).
+    return [*sorted(keys), "seed", "n"]
 
 
 def all_metric_tags() -> list[str]:
@@ -77,4 +78,18 @@ def flat_hparams(cfg: DictConfig) -> dict[str, HParamValue]:
             if not key.endswith("/_partial_"):
                 flat[key] = _as_hparam(value)
     flat["seed"] = int(cfg.seed)
+    flat["n"] = 1
+    return flat
+
+
+def group_hparams(configs: list[dict[str, object]]) -> dict[str, HParamValue]:
+    """An aggregate run's hyperparameters, the key set of ``flat_hparams``: the values its
+    runs share (their flat configs, ``model.name`` style), their seeds as a list, their n."""
+    flat: dict[str, HParamValue] = dict.fromkeys(all_hparam_keys(), NOT_APPLICABLE)
+    for key in flat:
+        values = {repr(c.get(key.replace("/", "."))) for c in configs}
+        if len(values) == 1 and key.replace("/", ".") in configs[0]:
+            flat[key] = _as_hparam(configs[0][key.replace("/", ".")])
+    flat["seed"] = ",".join(str(c.get("seed")) for c in configs)
+    flat["n"] = len(configs)
     return flat

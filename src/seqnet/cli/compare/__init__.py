@@ -1,14 +1,15 @@
-"""seqnet-compare: the gradient profiles of several runs in one figure and one table.
+"""seqnet-compare: the gradient profiles, summaries and validation curves of several runs in one
+figure, runs that differ only in their seed grouped with their spread, and tables of every
+group's metrics with intervals (and differences between groups).
 
-One module per concern: ``runs`` (finding and loading run folders), ``labels`` (what differs
-between runs), ``steps`` (which training step each run shows), ``table`` (the printed numbers),
-``plot`` (the figure), ``sweep_table`` (one row per run, by val/loss; ``--csv``) and
-``command`` (the command line, ``main``).
+Finding, grouping and describing runs is ``seqnet.analysis``'s; here: ``command`` (the command
+line, ``main``), ``plot`` (the figure), ``profile_table`` (the profile table), ``group_tables`` (the
+grouped metric tables and their CSV) and ``sweep_table`` (one row per run, ``--no-group``).
 """
 
+from seqnet.analysis.labels import differing_keys, flatten_config, run_labels, run_names
+from seqnet.analysis.runs import CompareError, Run, find_runs, load_run
 from seqnet.cli.compare.command import compare, main
-from seqnet.cli.compare.labels import differing_keys, flatten_config, run_labels, run_names
-from seqnet.cli.compare.runs import CompareError, Run, find_runs, load_run
 from seqnet.cli.compare.sweep_table import SweepRow, format_sweep_table, sweep_rows, write_csv
 
 __all__ = [

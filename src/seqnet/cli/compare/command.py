@@ -1,23 +1,29 @@
-"""``seqnet-compare RUN_OR_SWEEP_DIR ... [--step S] [--quantity Q] [--out FILE.png]``: the
-gradient norm against the timestep of several runs in one figure, plus their summaries over
-training, without TensorBoard.
+"""``seqnet-compare RUN_OR_SWEEP_DIR ...``: the gradient profiles, gradient summaries and
+validation curves of several runs in one figure, and their metrics in tables, without
+TensorBoard; runs that differ only in their seed are one group, shown with its spread.
 
-    seqnet-compare outputs/multirun/2025-01-01_12-00-00          # every run of a sweep
-    seqnet-compare outputs/runs/A outputs/runs/B --step 500      # two runs at training step 500
-    seqnet-compare outputs/multirun/... --quantity c_l0 --out lstm_cell.png
+    seqnet-compare outputs/multirun/<timestamp>                      # a sweep, grouped by seed
+    seqnet-compare outputs/multirun/<timestamp> --versus model=lstm  # differences against lstm
+    seqnet-compare outputs/multirun/<timestamp> --csv sweep.csv      # the grouped table as CSV
+    seqnet-compare outputs/multirun/<timestamp> --tensorboard        # aggregate runs for it
+    seqnet-compare outputs/runs/A outputs/runs/B --no-group --step 500
 
 A directory holding ``gradients.npz`` is a run; any other directory is searched recursively for
-runs (sorted by path). Each run is labelled by the config keys whose values differ between the
-compared runs (``model.name=gru, data.seq_len=100``), read from ``.hydra/config.yaml``, else from
-the config saved in ``checkpoints/last.pt``; when nothing differs, by its folder name.
+runs (sorted by path). Runs are grouped by every config key except ``seed`` (``--group-by KEYS``
+chooses the keys, ``--no-group`` shows each run alone); a group is labelled by the grouping keys
+whose values differ between the groups (``model.name=gru``), read from ``.hydra/config.yaml``,
+else from the config saved in ``checkpoints/last.pt``.
 
 The figure (default ``compare.png``) shows, left, ``||dL/dQ(t)||`` against t on a log scale at
-one training step (default: the largest step logged in every run; a run without the requested
-step shows its nearest logged step, with a note), and right, ``log10_ratio`` and ``horizon``
-against the training step. Exact zeros (underflow) are not drawn as part of the line: they are
-marked by triangles on the time axis. A table of the same numbers is printed, then the sweep
-table: one row per run, sorted by val/loss, with the final metrics and the gradient summaries
-(``--csv FILE`` writes it with every quantity's summaries and the differing keys as columns).
+one training step (default: the largest step logged in every run; a group without the requested
+step shows its nearest logged step, with a note) as each group's median with its interquartile
+range and range; right, every gradient summary and the validation loss over training. The
+printed tables give each group's profile (medians), then, for every validation and test metric
+and the plotted quantity's summaries, each group's n, mean, standard deviation, median and 95%
+interval (``seqnet.analysis.stats``), best first by val/loss; ``--versus GROUP`` adds each
+group's difference from GROUP with its interval and p-value. ``--csv FILE`` writes every metric
+of every group (``seqnet.analysis.grouped_table``), ``--tensorboard`` one aggregate TensorBoard
+run per group in ``<sweep>/aggregate/<group>/`` (``seqnet.tblog.aggregate``).
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqnet.analysis.grouped_table import find_group, group_rows, prepare_groups
+from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_run
+from seqnet.analysis.scalars import group_curves
 from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
-from seqnet.cli.compare.labels import run_labels, run_names
-from seqnet.cli.compare.plot import plot_comparison
-from seqnet.cli.compare.runs import CompareError, find_runs, load_run
-from seqnet.cli.compare.steps import choose_steps
+from seqnet.cli.compare.group_tables import format_group_tables, write_group_csv
+from seqnet.cli.compare.plot import plot_groups
+from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
-from seqnet.cli.compare.table import RunSummary, format_table, summarize
 from seqnet.plugins import PluginError, load_plugins
 
 PROG = "seqnet-compare"
@@ -41,11 +48,18 @@ PROG = "seqnet-compare"
 DEFAULT_QUANTITIES = ("h_l0", "enc_h_l0", "dec_h_l0")
 
 
+def keys(text: str) -> list[str]:
+    found = [k.strip() for k in text.split(",") if k.strip()]
+    if not found:
+        raise ValueError("config keys, comma-separated (e.g. model.name,data.seq_len)")
+    return found
+
+
 COMMAND = Command(
     PROG,
-    "Gradient norm against timestep for several runs (or whole sweeps), labelled by what "
-    "differs between them, plus their gradient summaries over training, and a table of every "
-    "run's final metrics and summaries.",
+    "Gradient norm against timestep for several runs or whole sweeps, runs that differ only in "
+    "their seed grouped with their spread, plus the gradient summaries and validation loss over "
+    "training, and each group's metrics with intervals.",
     [
         Option(
             "step",
@@ -67,9 +81,28 @@ COMMAND = Command(
         ),
         Option(
             "csv",
-            "also write the sweep table (one row per run: what differs, final metrics, "
-            "gradient summaries of every quantity, sorted by val/loss) as CSV",
+            "also write the table as CSV: one row per group, every metric's n, mean, std, "
+            "median, ci_low, ci_high (with --versus: diff, diff_ci_low, diff_ci_high, p)",
             metavar="FILE",
+        ),
+        Option(
+            "group_by",
+            "group runs by these config keys (default: every key except seed; model, data and "
+            "optim stand for their choice)",
+            kind=keys,
+            metavar="KEYS",
+        ),
+        Option("no_group", "show every run on its own (one line per run)", kind=bool),
+        Option(
+            "versus",
+            "compare every group with this one: its label, or key=value pairs that pick it "
+            "(e.g. model=lstm)",
+            metavar="GROUP",
+        ),
+        Option(
+            "tensorboard",
+            "write one aggregate TensorBoard run per group to <sweep>/aggregate/<group>/",
+            kind=bool,
         ),
     ],
     positional="RUN_OR_SWEEP_DIR",
@@ -83,7 +116,7 @@ def _check_out(out: Path) -> None:
     formats = FigureCanvasBase.get_supported_filetypes()
     suffix = out.suffix.lstrip(".").lower()
     if suffix not in formats:
-        raise CompareError(
+        raise AnalysisError(
             f"--out {str(out)!r}: unknown figure format {suffix or '(no suffix)'!r}; use one "
             f"of {', '.join(sorted(formats))} (e.g. compare.png)"
         )
@@ -95,63 +128,81 @@ def compare(
     quantity: str | None,
     out: Path,
     csv: Path | None = None,
+    group_by: Sequence[str] | None = None,
+    group: bool = True,
+    versus: str | None = None,
+    tensorboard: bool = False,
 ) -> int:
-    """Everything main does after parsing; raises CompareError before writing anything."""
+    """Everything main does after parsing; raises AnalysisError before writing anything."""
     _check_out(out)
-    paths = find_runs(dirs)
-    runs = [load_run(p) for p in paths]
+    if tensorboard and (len(dirs) != 1 or not group):
+        raise AnalysisError(
+            "--tensorboard writes <sweep>/aggregate/: give exactly one sweep folder, grouped "
+            "(without --no-group)"
+        )
+    runs = [load_run(p) for p in find_runs(dirs)]
     if quantity is None:
         logged = {q for r in runs for q in r.norms}
         quantity = next((q for q in DEFAULT_QUANTITIES if q in logged), DEFAULT_QUANTITIES[0])
-    labels = run_labels([r.config for r in runs], run_names(paths))
-    steps, notes = choose_steps(runs, labels, step)
+    groups, steps, notes = prepare_groups(runs, group, group_by, step)
+    reference = find_group(groups, versus) if versus is not None else None
     notes[:0] = [note for run in runs for note in run.notes]
 
-    has_quantity = [quantity in r.norms for r in runs]
+    has_quantity = [quantity in g.quantities for g in groups]
     if not any(has_quantity):
         available = sorted({q for r in runs for q in r.norms})
-        raise CompareError(
+        raise AnalysisError(
             f"--quantity {quantity!r} was logged in none of the runs; they have: "
             f"{', '.join(available)}"
         )
-    for run, label, has in zip(runs, labels, has_quantity, strict=True):
+    for g, has in zip(groups, has_quantity, strict=True):
         if not has:
             notes.append(
-                f"{label}: has no {quantity!r} (it logged {', '.join(sorted(run.norms))}); "
-                "left out of the figure"
+                f"{g.label}: has no {quantity!r} (it logged "
+                f"{', '.join(sorted(g.quantities))}); left out of the figure"
             )
-
     shown = [i for i, has in enumerate(has_quantity) if has]
     shown_steps = {steps[i] for i in shown}
-    # The title's step: the one every shown run uses, else the requested (or latest) one.
+    # The title's step: the one every shown group uses, else the requested (or latest) one.
     target = (
         shown_steps.pop()
         if len(shown_steps) == 1
         else (step if step is not None else max(shown_steps))
     )
-    fig = plot_comparison(
-        [runs[i] for i in shown],
-        [labels[i] for i in shown],
-        [steps[i] for i in shown],
-        quantity,
-        target,
+    curves = [group_curves(groups[i], "val/").get("val/loss") for i in shown]
+    fig = plot_groups(
+        [groups[i] for i in shown], [steps[i] for i in shown], quantity, target, curves
     )
-    rows: list[RunSummary | tuple[str, int]] = [
-        summarize(run, label, s, quantity) if has else (label, s)
-        for run, label, s, has in zip(runs, labels, steps, has_quantity, strict=True)
+    rows: list[ProfileRow | tuple[str, int]] = [
+        summarize(g, s, quantity) if has else (g.label, s)
+        for g, s, has in zip(groups, steps, has_quantity, strict=True)
     ]
 
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    print(format_table(rows, quantity))
+    print(format_table(rows, quantity, grouped=group))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     print(f"wrote {out}")
-    rows = sweep_rows(runs, labels, steps)
-    print(f"\n{format_sweep_table(rows, quantity)}")
-    if csv is not None:
-        write_csv(rows, csv)
-        print(f"wrote {csv}")
+    if group:
+        table = group_rows(groups, steps, reference)
+        print(f"\n{format_group_tables(table, quantity, reference.label if reference else None)}")
+        if csv is not None:
+            write_group_csv(table, csv)
+            print(f"wrote {csv}")
+    else:
+        labels = [g.label for g in groups]
+        per_run = sweep_rows([g.runs[0] for g in groups], labels, steps)
+        print(f"\n{format_sweep_table(per_run, quantity)}")
+        if csv is not None:
+            write_csv(per_run, csv)
+            print(f"wrote {csv}")
+    if tensorboard:
+        from seqnet.tblog.aggregate import write_aggregates
+
+        folders = write_aggregates(Path(dirs[0]), groups, steps)
+        print(f"wrote {len(folders)} aggregate runs to {Path(dirs[0]) / 'aggregate'}")
+        print(f"view them: tensorboard --logdir {dirs[0]}")
     return 0
 
 
@@ -162,8 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         if args is None:  # --help
             return 0
         load_plugins()  # a plugin's gradient summaries are columns of the tables and the CSV
-        csv = Path(args["csv"]) if args["csv"] else None
-        return compare(args["positional"], args["step"], args["quantity"], Path(args["out"]), csv)
+        return compare(
+            args["positional"],
+            args["step"],
+            args["quantity"],
+            Path(args["out"]),
+            Path(args["csv"]) if args["csv"] else None,
+            group_by=args["group_by"],
+            group=not args["no_group"],
+            versus=args["versus"],
+            tensorboard=args["tensorboard"],
+        )
     except ArgumentError as e:
         print(COMMAND.error(e), file=sys.stderr)
         return 2

@@ -11,9 +11,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqnet.cli.compare.labels import differing_keys
-from seqnet.cli.compare.runs import Run
-from seqnet.cli.compare.table import aligned
+from seqnet.analysis.labels import differing_keys
+from seqnet.analysis.runs import Run
+from seqnet.cli.compare.profile_table import aligned
 from seqnet.gradients.summaries import SUMMARIES
 
 SORT_METRIC = "val/loss"

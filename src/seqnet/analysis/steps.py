@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seqnet.cli.compare.runs import CompareError, Run
+from seqnet.analysis.runs import AnalysisError, Run
 
 
 def _describe_steps(steps: np.ndarray) -> str:
@@ -37,10 +37,10 @@ def choose_steps(
         )
         return [int(r.steps[-1]) for r in runs], notes
     if requested < 0:
-        raise CompareError(f"--step {requested} must be >= 0 (a training step)")
+        raise AnalysisError(f"--step {requested} must be >= 0 (a training step)")
     last = max(int(r.steps.max()) for r in runs)
     if requested > last:
-        raise CompareError(
+        raise AnalysisError(
             f"--step {requested} is beyond every run: the latest logged step is {last}. "
             "Logged steps: "
             + "; ".join(

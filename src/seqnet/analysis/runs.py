@@ -1,5 +1,5 @@
-"""Finding run folders (those holding gradients.npz) and loading what seqnet-compare shows of
-each: its gradient profiles, flat config and final metrics."""
+"""Finding run folders (those holding gradients.npz) and loading what the comparisons use of each:
+its gradient profiles (and how they were measured), flat config and final metrics."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from seqnet.cli.compare.labels import IGNORED_PREFIXES, flatten_config
+from seqnet.analysis.labels import IGNORED_PREFIXES, flatten_config
 from seqnet.errors import GradientsFileError, SeqnetError
 from seqnet.gradients import GRADIENTS_FILE, GradientProfile, load_gradients
 
 
-class CompareError(SeqnetError):
-    """Input that seqnet-compare cannot use: no runs, an unknown step or quantity, a bad file."""
+class AnalysisError(SeqnetError):
+    """Run folders that cannot be compared: none found, an unknown step, quantity or group key,
+    a bad file, a group whose runs were measured differently."""
+
+
+#: The name seqnet-compare knew this error by.
+CompareError = AnalysisError
 
 
 @dataclass
@@ -29,6 +34,9 @@ class Run:
     norms: dict[str, np.ndarray]
     dtype: str
     config: dict[str, Hashable] = field(default_factory=dict)
+    #: How the profiles were measured: grad_log.loss and the probe batch's fingerprint.
+    loss: str = ""
+    probe: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be read
 
@@ -57,13 +65,13 @@ def find_runs(directories: Sequence[str | Path]) -> list[Path]:
         directory = Path(arg)
         if not directory.is_dir():
             what = "is a file, not a directory" if directory.exists() else "does not exist"
-            raise CompareError(f"{str(directory)!r} {what}; give run or sweep directories")
+            raise AnalysisError(f"{str(directory)!r} {what}; give run or sweep directories")
         if (directory / GRADIENTS_FILE).is_file():
             found = [directory]
         else:
             found = sorted(p.parent for p in directory.rglob(GRADIENTS_FILE) if p.is_file())
         if not found:
-            raise CompareError(
+            raise AnalysisError(
                 f"no runs with gradient profiles in {str(directory)!r}: no {GRADIENTS_FILE} "
                 "in it or below it. Runs write it only when gradients are logged: train with "
                 "grad_log.every_n_steps > 0 (the default is 100)"
@@ -81,7 +89,7 @@ def load_run(path: Path) -> Run:
     try:
         steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
     except GradientsFileError as e:
-        raise CompareError(f"{e}: leave this run out, or re-run it") from e
+        raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
     notes: list[str] = []
     tree = run_config(path, notes)
     metrics: dict[str, Any] = {}
@@ -92,7 +100,9 @@ def load_run(path: Path) -> Run:
         except (OSError, ValueError) as e:
             notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
     config = flatten_config(tree)
-    return Run(path, steps, norms, meta["dtype"], config, metrics, notes)
+    return Run(
+        path, steps, norms, meta["dtype"], config, meta["loss"], meta["probe"], metrics, notes
+    )
 
 
 def run_config(path: Path, notes: list[str]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Hashable
     }
 
 
-def _format_item(key: str, value: Hashable) -> str:
+def format_item(key: str, value: Hashable) -> str:
     # optim._target_=torch.optim.SGD is what optim=sgd chose: say "optim=SGD".
     if key.endswith("._target_") and isinstance(value, str):
         return f"{key.removesuffix('._target_')}={value.rsplit('.', 1)[-1]}"
@@ -56,7 +56,7 @@ def run_labels(configs: Sequence[dict[str, Hashable]], names: Sequence[str]) -> 
     a run with none of them is labelled by its name, and equal labels get the name appended."""
     keys = differing_keys(configs)
     labels = [
-        ", ".join(_format_item(k, c[k]) for k in keys if k in c) or name
+        ", ".join(format_item(k, c[k]) for k in keys if k in c) or name
         for c, name in zip(configs, names, strict=True)
     ]
     return [
