@@ -74,19 +74,22 @@ def test_hparams_search_lr_grid_is_a_sweep() -> None:
     [f"experiment={p.stem}" for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml"))]
     + ["hparams_search=lr_grid"],
 )
-def test_every_value_a_sweep_tries_composes(choice: str) -> None:
-    """Each value of a basic sweep (read as its sweeper reads it: ``a,b``, ``range(5)``) is a
-    valid config with the experiment (the type of optim.lr, the names of the models, ...)."""
+def test_every_value_a_sweep_tries_is_valid(choice: str) -> None:
+    """Each value of a basic sweep, read as its sweeper reads it (``a,b``, ``range(5)``), is
+    valid with the experiment: a swept group's choice composes with the experiment's values
+    (every model of experiment=variants with its model.hidden_size), a swept key's value has
+    its schema's type (a float optim.lr, a bool data.permute)."""
     cfg = compose_with_hydra([choice])
     swept = OmegaConf.to_container(cfg.hydra.sweeper.params) if cfg.hydra.mode else {}
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in swept.items()])
     for override in parsed:
         key = override.key_or_group
         for value in override.sweep_string_iterator():
-            job = compose_config([choice, f"{key}={value}"])
             if key == "model":
-                assert job.model.name == value
-            else:  # read as a command-line value is: 1e-4 a float, false a bool
+                assert compose_config([choice, f"model={value}"]).model.name == value
+            else:  # typed by the schema: 1e-4 is a float, false a bool, 3 an int
+                job = cfg.copy()
+                OmegaConf.update(job, key, OmegaConf.create(f"v: {value}").v)
                 assert OmegaConf.select(job, key) == OmegaConf.create(f"v: {value}").v, key
 
 
