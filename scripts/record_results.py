@@ -2,7 +2,8 @@
 """Keep a seeded experiment's results for the docs' results page: the grouped table of its sweep
 (``seqnet-compare --csv``), its figure, and what it ran on.
 
-    python scripts/record_results.py SWEEP_DIR NAME "seqnet-train experiment=... ..." [--versus G]
+    python scripts/record_results.py NAME --sweep DIR --command "seqnet-train experiment=..."
+    python scripts/record_results.py NAME --sweep A --command "..." --sweep B --command "..."
 
 writes ``docs/results/NAME.csv`` (one row per group: n, mean, std, median and 95% interval of
 every metric, the gradient summaries at the last profile step; see
@@ -40,9 +41,11 @@ def wall_time(sweep: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep", type=Path)
     parser.add_argument("name")
-    parser.add_argument("command", help="the seqnet-train command that made the sweep")
+    parser.add_argument("--sweep", type=Path, action="append", required=True, help="repeatable")
+    parser.add_argument(
+        "--command", action="append", required=True, help="the seqnet-train command of each sweep"
+    )
     parser.add_argument("--versus", help="a reference group (seqnet-compare --versus)")
     parser.add_argument("--quantity", help="the plotted quantity (seqnet-compare --quantity)")
     args = parser.parse_args(argv)
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     csv = ROOT / "docs" / "results" / f"{args.name}.csv"
     figure = ROOT / "docs" / "images" / f"{args.name}.png"
-    options = [str(args.sweep), "--out", str(figure), "--csv", str(csv)]
+    sweeps = [str(sweep) for sweep in args.sweep]
+    options = [*sweeps, "--out", str(figure), "--csv", str(csv)]
     if args.versus:
         options += ["--versus", args.versus]
     if args.quantity:
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if status:
         return status
     with tempfile.TemporaryDirectory() as scratch:  # the same tables, at step 0
-        initial = [str(args.sweep), "--out", f"{scratch}/step0.png", "--step", "0"]
+        initial = [*sweeps, "--out", f"{scratch}/step0.png", "--step", "0"]
         initial += ["--csv", str(csv.with_suffix(".step0.csv"))]
         if args.quantity:
             initial += ["--quantity", args.quantity]
@@ -68,15 +72,16 @@ def main(argv: list[str] | None = None) -> int:
             status = compare(initial)
     if status:
         return status
-    runs = sorted(p.parent for p in args.sweep.glob("*/metrics.json"))
+    runs = [p for sweep in args.sweep for p in sweep.glob("*/metrics.json")]
     machine = describe_machine(torch.device("cpu"))
-    machine["command"] = args.command
+    machine["command"] = " ; ".join(args.command)
+    folders = ["outputs/multirun/<timestamp>"] * len(sweeps)
+    compare_line = " ".join([*folders, *options[len(sweeps) :]]).replace(str(ROOT) + "/", "")
     record = {
         "name": args.name,
         "runs": len(runs),
-        "wall_s": round(wall_time(args.sweep)),
-        "compare": "seqnet-compare "
-        + " ".join(["outputs/multirun/<timestamp>", *options[1:]]).replace(str(ROOT) + "/", ""),
+        "wall_s": round(sum(wall_time(sweep) for sweep in args.sweep)),
+        "compare": f"seqnet-compare {compare_line}",
         **machine,
     }
     (csv.with_suffix(".json")).write_text(json.dumps(record, indent=2) + "\n")
