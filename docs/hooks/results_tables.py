@@ -9,8 +9,8 @@ time, the machine, the date, the versions, and the ``seqnet-compare`` command th
 table) and one row per group of seeds: its n and, for each metric, the mean with its 95%
 bootstrap interval. It reads ``docs/results/<name>.csv`` (written by ``seqnet-compare --csv``)
 and ``docs/results/<name>.json`` (by ``scripts/record_results.py``), so no number is typed by
-hand. ``order="a|b|..."`` lists parts of group labels in the order rows are shown (default: the CSV's,
-best val/loss first); ``step=0`` takes the gradient summaries at step 0, before any update
+hand. ``order="a|b|..."`` lists parts of group labels in the order rows are shown (default: the
+CSV's, best val/loss first); ``step=0`` takes the gradient summaries at step 0, before any update
 (``<name>.step0.csv``). A missing file or column stops the build.
 """
 

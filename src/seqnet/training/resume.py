@@ -183,7 +183,8 @@ def warn_if_cudnn_dropout(model: torch.nn.Module, device: torch.device) -> None:
     """On resume: dropout between the layers of a fused core on the GPU is cuDNN's, drawn from
     a random state inside cuDNN that no checkpoint holds (it is seeded again from the restored
     CUDA generator), so the resumed run draws other masks than the uninterrupted run would.
-    Everything else resumes bit for bit (tests/test_cuda.py); the engine's dropout does too."""
+    Everything else resumes bit for bit (tests/training/test_cuda.py); the engine's dropout
+    does too."""
     if device.type != "cuda":
         return
     for core in model.modules():
