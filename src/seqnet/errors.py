@@ -9,6 +9,11 @@ class ConfigError(SeqnetError):
     """A configuration value that is well-typed but unusable (for example cuda on a CPU machine)."""
 
 
+class DataFileError(ConfigError):
+    """A data file (``data.path`` of a file task) that is missing, unreadable or empty, or whose
+    contents the task cannot use; the message names the file, the problem and the fix."""
+
+
 class CheckpointError(SeqnetError):
     """A checkpoint that is missing, corrupt, or does not match the current configuration."""
 

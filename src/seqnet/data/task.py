@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 import torch
@@ -160,7 +161,9 @@ class Task:
 
     def val_set(self) -> Batch:
         """The fixed validation set. Its first sequences are the gradient probe batch, so they
-        must not depend on the set's size (see ``seqnet.data.seeds.heldout_set``)."""
+        must not depend on the set's size (see ``seqnet.data.seeds.heldout_set``). Evaluation
+        reads its inputs in slices (``x[i:j]``), so ``x`` may be rows that slicing reads from a
+        file (``seqnet.data.rows.Rows``: a memory-mapped array); ``y`` is a tensor."""
         raise NotImplementedError
 
     def test_set(self) -> Batch | None:
@@ -177,6 +180,25 @@ class Task:
                 f"sequences) it is drawn from; set grad_log.batch_size<={len(x)}"
             )
         return Batch(x[:n], y[:n])
+
+    def sequence_ends(self, y: Tensor) -> Tensor | None:
+        """The last step (batch,) int64 of each sequence whose targets are ``y``, for tasks of
+        sequences of different lengths (padded to one length): gradient profiles are then
+        aligned at each sequence's own end (``seqnet.gradients.probe``). None: every sequence
+        ends at the last step."""
+        return None
+
+    def source_files(self) -> list[Path]:
+        """The files this task's data were read from (the file tasks' ``data.path``): their
+        content hash goes into every checkpoint, and resuming on changed files is refused. None
+        for generated and bundled data."""
+        return []
+
+    def saved_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the data beside the model, in plain values (a text task's
+        vocabulary, a time series' standardisation), so that the model can be used without the
+        data files. Nothing by default."""
+        return {}
 
     def continues_stream(self, step: int) -> bool:
         """Whether training batch ``step`` continues the sequences of batch ``step - 1``

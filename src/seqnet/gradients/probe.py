@@ -35,7 +35,10 @@ def measure_profile(
 
     The loss is the sum over sequences of each sequence's task loss (``loss="last"``: at the
     final output; ``"total"``: summed over outputs), so each sequence's gradient is that of its
-    own loss, independent of the batch size; norms are averaged over the batch.
+    own loss, independent of the batch size; norms are averaged over the batch. For sequences
+    of different lengths (``task.sequence_ends``) the norms are aligned at each sequence's own
+    end: position ``T-1-k`` holds the mean over the sequences that have a step ``k`` steps
+    before their end (``mean_from_ends``).
     """
     if dtype not in _DTYPES:
         raise ValueError(f"grad_log.dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -61,14 +64,30 @@ def measure_profile(
     finally:
         net.train(was_training)
 
+    ends = task.sequence_ends(y)
     norms: dict[str, np.ndarray] = {}
     for name, grad in zip(names, grads, strict=True):
         if grad is None:
             grad = torch.zeros_like(probes.tensors[name])
         per_sequence = scaled_norm(grad.detach())  # "x": (batch, time); states: (time, batch)
         time_first = per_sequence if name != "x" else per_sequence.transpose(0, 1)
-        norms[name] = time_first.mean(dim=1).cpu().numpy()
+        mean = time_first.mean(dim=1) if ends is None else mean_from_ends(time_first, ends)
+        norms[name] = mean.cpu().numpy()
     return GradientProfile(step=step, norms=norms, dtype=dtype)
+
+
+def mean_from_ends(norms: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Per-step norms (time, batch) of sequences that end at steps ``ends`` (batch,), averaged
+    with each sequence aligned at its own end: entry ``T-1-k`` is the mean of
+    ``norms[ends[b] - k, b]`` over the sequences ``b`` with ``ends[b] >= k`` (0 where none has
+    such a step). A sequence's steps after its end (padding) take no part."""
+    steps = norms.shape[0]
+    back = torch.arange(steps - 1, -1, -1, device=norms.device)  # k at each position
+    source = ends.to(norms.device)[None, :] - back[:, None]  # (time, batch): the step shown
+    present = source >= 0
+    picked = norms.gather(0, source.clamp(min=0))
+    total = torch.where(present, picked, torch.zeros_like(picked)).sum(dim=1)
+    return total / present.sum(dim=1).clamp(min=1)
 
 
 def scaled_norm(grad: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     seed_everything(cfg.seed)
     task, model = build_task_and_model(cfg, device)
     check_probe_batch(task, cfg.grad_log)
+    data_files = resume.check_data(task, cfg.data)  # changed data files: refused, or warned
     optimizer = instantiate(cfg.optim)(model.parameters())
     carried = CarriedState(task, device)  # truncated BPTT: the state between batches
     counters = Counters()
@@ -90,6 +91,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             return
         payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
         payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
+        payload["data_files"] = data_files  # the files' content hash, checked on resume
+        payload["task_state"] = task.saved_state()  # a vocabulary, a standardisation
         save_checkpoint(ckpt_file, payload)
         grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
         writer.flush()

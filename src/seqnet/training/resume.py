@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from seqnet.data import Task
+from seqnet.data.files import changed_files, fingerprint
 from seqnet.errors import CheckpointError
 from seqnet.models.cores import FusedCore
 from seqnet.tblog.hparams import flatten
@@ -79,6 +81,36 @@ class Resume:
         if self.checkpoint is None:
             return []
         return changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
+
+    def check_data(self, task: Task, data_cfg: DictConfig) -> dict[str, Any] | None:
+        """The content hash of the task's data files (``seqnet.data.files.fingerprint``, which
+        this run's checkpoints keep), checked against the resumed checkpoint's: files changed
+        since it was written are refused (``CheckpointError``), or only warned about with
+        ``data.allow_changed_file=true``."""
+        current = fingerprint(task.source_files())
+        saved = self.checkpoint.get("data_files") if self.checkpoint else None
+        if current is None or saved is None:
+            return current
+        changes = changed_files(saved, current)
+        if not changes:
+            return current
+        listed = "; ".join(changes)
+        if data_cfg.get("allow_changed_file", False):
+            log.warning(
+                "data.allow_changed_file=true: resuming from %s on data that changed since it "
+                "was written (%s in %s): the run goes on from the checkpoint's weights on other "
+                "data than it was trained on, so it is not the run the checkpoint's would have "
+                "been",
+                self.path,
+                listed,
+                current["root"],
+            )
+            return current
+        raise CheckpointError(
+            f"the data changed since checkpoint {self.path} was written: {listed} in "
+            f"{current['root']}; resume with the data it was trained on, or set "
+            "data.allow_changed_file=true to go on training on the changed data"
+        )
 
     @property
     def step(self) -> int:

@@ -12,27 +12,19 @@ bridge span the whole sequence. The images and the fixed stratified train/val/te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor
 
 from seqnet.data.classification import Classification
-from seqnet.data.seeds import stable_hash
+from seqnet.data.pixel_sequences import ReadOrder, image_sequences, pixel_permutation, read_order
 from seqnet.data.sklearn_digits import NUM_CLASSES, digits_split
 from seqnet.data.splits import FixedSplits
 from seqnet.data.task import Batch, DataConfig, TaskSpec, register_task
 from seqnet.registry import plain
 
 SIDE = 8  # the images are SIDE x SIDE
-_PERMUTE_DOMAIN = 0x7065_726D  # "perm": the hash domain of the pixel permutation
-
-
-class ReadOrder(Enum):
-    pixels = "pixels"  # 64 steps of 1 value
-    rows = "rows"  # 8 steps of 8 values
+__all__ = ["SIDE", "SeqDigits", "SeqDigitsConfig", "pixel_permutation"]
 
 
 @dataclass
@@ -46,13 +38,6 @@ class SeqDigitsConfig(DataConfig):
     permute_seed: int = 0
 
 
-def pixel_permutation(seed: int) -> Tensor:
-    """A fixed permutation of the 64 pixel positions, from integer hashing alone, so it is the
-    same on every platform and library version."""
-    keys = [stable_hash(_PERMUTE_DOMAIN, seed, i) for i in range(SIDE * SIDE)]
-    return torch.from_numpy(np.argsort(keys, kind="stable"))
-
-
 @register_task("seq_digits", config=SeqDigitsConfig)
 class SeqDigits(Classification, FixedSplits):
     def __init__(
@@ -60,20 +45,16 @@ class SeqDigits(Classification, FixedSplits):
     ) -> None:
         super().__init__(config, device=device, **fields)
         c = self.config
-        read, permute, permute_seed = plain(c.read), c.permute, c.permute_seed
-        if read not in ReadOrder.__members__:
-            raise ValueError(f"data.read must be 'pixels' or 'rows', got {read!r}")
-        self.read, self.permute, self.permute_seed = read, permute, permute_seed
-        steps, features = (SIDE * SIDE, 1) if read == "pixels" else (SIDE, SIDE)
+        read = read_order(plain(c.read), "data.read")
+        self.read, self.permute, self.permute_seed = read, c.permute, c.permute_seed
+        features = 1 if read == "pixels" else SIDE
         self.spec = TaskSpec(
             input_size=features, output_size=NUM_CLASSES, input_kind="real", output_mode="last"
         )
-        order = pixel_permutation(permute_seed).to(self.device) if permute else None
+        order = pixel_permutation(c.permute_seed, SIDE * SIDE) if c.permute else None
 
         def as_sequences(split: str) -> Batch:
             images, labels = digits_split(split, self.device)  # (n, 64) row-major, in [0, 1]
-            if order is not None:
-                images = images[:, order]
-            return Batch(images.reshape(len(images), steps, features), labels)
+            return Batch(image_sequences(images.view(-1, SIDE, SIDE), read, order), labels)
 
         self.set_splits(as_sequences("train"), as_sequences("val"), as_sequences("test"))
