@@ -34,6 +34,9 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
     of minGRU's scan against eager (information, with the compile time).
 12. minGRU / minLSTM with the scan in linear space against log space on this device
     (information: what ``seqnet.models.scan.default_space`` should pick here).
+13. For every file task (``data=timeseries``, ``arrays`` memory-mapped and in memory, ``text``,
+    ``idx``) on files written for the run: a training batch against a training step (target:
+    <= 0.05x, as 6).
 
 Each measurement lives in ``scripts/benchmarks/`` beside the harness (``harness.py``: timing,
 quiet/busy repeats, the table) and the workload (``workload.py``: settings, the hand-written
@@ -64,6 +67,7 @@ from benchmarks.compile import bench_compile
 from benchmarks.data import bench_data
 from benchmarks.denormal import bench_denormal, denormal_worker
 from benchmarks.engine import bench_backends, bench_engine, bench_growth
+from benchmarks.files import bench_files
 from benchmarks.harness import BUSY_SHARE, OthersMeter, Result, print_details, print_table
 from benchmarks.machine import describe_machine, machine_line
 from benchmarks.precision import bench_precision
@@ -149,6 +153,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Context], list[Result]], bool]] = {
     "scan": (
         "minGRU/minLSTM scan: linear vs log space on this device",
         lambda c: bench_scan_space(c.runs, c.settings, c.device),
+        False,
+    ),
+    "files": (
+        "training batch vs training step, every file task (files written here)",
+        lambda c: bench_files(c.settings, c.device),
         False,
     ),
 }

@@ -102,6 +102,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[DictConfig
 
 
 @pytest.fixture(scope="session")
+def data_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Small files for every file task (tests/helpers/data_files.py), written once for the
+    session: the data keys that read them, by task. Read them; never change them."""
+    from helpers.data_files import write_all
+
+    return write_all(tmp_path_factory.mktemp("data_files"))
+
+
+@pytest.fixture(scope="session")
 def seed_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sweep of 2 models x 3 seeds made by ``seqnet-train -m`` (tests/helpers/seed_sweep.py)."""
     from helpers.seed_sweep import (  # it imports this module: not at the top

@@ -1,4 +1,5 @@
-"""6: producing a training batch against one training step, for every registered task.
+"""6: producing a training batch against one training step, for every registered task but the
+file tasks (``benchmarks/files.py`` measures those on files it writes).
 
 Each task is built from its own default config (``data=<name>``, on the benchmark's device) with
 the reference model (LSTM, hidden 128). A repeat times ``BATCHES`` calls of
@@ -21,13 +22,18 @@ TARGET = "<=0.05"
 
 
 def bench_data(s: Settings, device: torch.device) -> list[Result]:
-    """6. One row per registered task: microseconds per batch vs per training step."""
+    """6. One row per registered task (but the file tasks, which need files: measurement
+    ``files``): microseconds per batch vs per training step."""
     from seqnet.data import TASK_REGISTRY
+    from seqnet.data.files import FileConfig
 
-    return [bench_task(name, s, device) for name in sorted(TASK_REGISTRY)]
+    built_in = [n for n, e in sorted(TASK_REGISTRY.items()) if not issubclass(e.config, FileConfig)]
+    return [bench_task(name, s, device) for name in built_in]
 
 
-def bench_task(name: str, s: Settings, device: torch.device) -> Result:
+def bench_task(
+    name: str, s: Settings, device: torch.device, data: list[str] | None = None, label: str = "6"
+) -> Result:
     from hydra import compose, initialize_config_dir
 
     from seqnet.data import build_task
@@ -37,7 +43,7 @@ def bench_task(name: str, s: Settings, device: torch.device) -> Result:
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
-            overrides=[f"data={name}", "model=lstm", f"model.hidden_size={HIDDEN}"],
+            overrides=[f"data={name}", *(data or []), "model=lstm", f"model.hidden_size={HIDDEN}"],
         )
     task = build_task(cfg.data, device)
     torch.manual_seed(SEED)
@@ -70,11 +76,13 @@ def bench_task(name: str, s: Settings, device: torch.device) -> Result:
             out[key] = 1e6 * timed(device, fn)[0] / calls
         return out
 
-    ms, used_busy, details = summarise(run_repeats("6", one, s.profile_repeats), s.profile_repeats)
+    ms, used_busy, details = summarise(
+        run_repeats(label, one, s.profile_repeats), s.profile_repeats
+    )
     x, _ = task.train_batch(SEED, 0)
     details["shape"] = f"{name}: x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
     return Result(
-        f"6 {name}: training batch vs training step",
+        f"{label} {name}: training batch vs training step",
         "batch",
         ms["batch"],
         "step",

@@ -68,6 +68,7 @@ MODEL = {"hidden_size", "num_layers", "dropout", "encoder_size", "compile"}
 GATED = {"zoneout", "recurrent_init"}
 FORGET = {"forget_bias", "chrono_tmax"}
 GENERATED = {"batch_size", "val_size", "val_seed"}
+FILE = {"batch_size", "path", "allow_changed_file"}
 KEYS = {
     ("model", "rnn"): MODEL | {"backend", "nonlinearity", "recurrent_init"},
     ("model", "lstm"): MODEL | {"backend"} | GATED | FORGET,
@@ -90,6 +91,21 @@ KEYS = {
     ("data", "mackey_glass"): {"batch_size", "seq_len", "horizon", "tau", "series_length"},
     ("data", "mnist1d"): {"batch_size", "shuffle_seq", "val_size"},
     ("data", "seq_digits"): {"batch_size", "read", "permute", "permute_seed"},
+    ("data", "timeseries"): FILE
+    | {
+        "columns",
+        "target",
+        "window",
+        "horizon",
+        "stride",
+        "split",
+        "standardize",
+        "group",
+        "nan_policy",
+    },
+    ("data", "arrays"): FILE | {"shape", "lengths", "split", "split_seed", "classes"},
+    ("data", "text"): FILE | {"seq_len", "split"},
+    ("data", "idx"): FILE | {"order", "permute", "permute_seed", "val_size", "classes"},
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 from omegaconf import DictConfig
 
 from conftest import TINY_RUN, compose_config
+from helpers.data_files import overrides
 from helpers.references import VARIANTS
 from helpers.runs import last_ckpt, metric_columns
 from seqnet.data import TASK_REGISTRY, build_task
@@ -53,9 +54,10 @@ def assert_run_reports_its_model(cfg: DictConfig, metrics: dict, run_dir: Path) 
 
 
 @pytest.mark.parametrize("task", sorted(TASK_REGISTRY))
-def test_every_task_trains_end_to_end(task: str, tmp_path: Path) -> None:
+def test_every_task_trains_end_to_end(task: str, tmp_path: Path, data_files) -> None:
     fields = {f.name for f in dataclasses.fields(TASK_REGISTRY[task].config)}
     data = [f"data.{k}={v}" for k, v in TINY_DATA.items() if k in fields]
+    data += overrides(data_files.get(task, {}))  # a file task's files
     run_dir = tmp_path / task
     cfg = compose_config(
         [f"data={task}", *data, *TINY_RUN, "model=gru", "model.encoder_size=8",

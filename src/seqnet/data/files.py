@@ -42,15 +42,16 @@ def data_path(path: str, expect: str, folder: bool | None = None) -> Path:
     if not path:
         raise DataFileError(f"data.path is empty; give {expect}: data.path=...")
     resolved = Path(path).expanduser().resolve()
+    named = f"data.path={path}" + (f" ({resolved})" if str(resolved) != path else "")
     if not resolved.exists():
         raise DataFileError(
-            f"data.path={path}: {resolved} does not exist; give {expect} (a relative path is "
-            "read from the folder seqnet-train runs in)"
+            f"{named} does not exist; give {expect} (a relative path is read from the folder "
+            "seqnet-train runs in)"
         )
     if folder is True and not resolved.is_dir():
-        raise DataFileError(f"data.path={path}: {resolved} is a file; give {expect}")
+        raise DataFileError(f"{named} is a file; give {expect}")
     if folder is False and resolved.is_dir():
-        raise DataFileError(f"data.path={path}: {resolved} is a folder; give {expect}")
+        raise DataFileError(f"{named} is a folder; give {expect}")
     return resolved
 
 

@@ -48,8 +48,9 @@ class TextStreams(Task):
 
     metric_names = ("loss", "bpc")
 
-    def set_text(self, train: Tensor, val: Tensor, test: Tensor, seq_len: int) -> None:
-        """The parts' ids (int64, 1-D); ValueError naming the fix where they are too short."""
+    def set_text(self, train: Tensor, val: Tensor, test: Tensor | None, seq_len: int) -> None:
+        """The parts' ids (int64, 1-D; no test part: None); ValueError naming the fix where they
+        are too short."""
         batch_size = self.batch_size
         if seq_len < 1:
             raise ValueError(f"data.seq_len must be >= 1, got {seq_len}")
@@ -66,7 +67,7 @@ class TextStreams(Task):
                 f"or set data.batch_size<={max(most, 1)}"
             )
         for name, part in (("validation", val), ("test", test)):
-            if len(part) <= max(EVAL_STREAMS, seq_len):
+            if part is not None and len(part) <= max(EVAL_STREAMS, seq_len):
                 raise ValueError(
                     f"the {name} text has {len(part)} characters: too few for "
                     f"{EVAL_STREAMS} evaluation streams and a window of data.seq_len={seq_len} "
@@ -74,7 +75,7 @@ class TextStreams(Task):
                     "longer text or a larger share of it to that part"
                 )
         self._val = as_streams(val, EVAL_STREAMS)
-        self._test = as_streams(test, EVAL_STREAMS)
+        self._test = None if test is None else as_streams(test, EVAL_STREAMS)
         self._val_windows = self._windows(val)
         self._epoch: tuple[tuple[int, int], Batch] | None = None
         self.unigram_bpc = unigram_entropy_bits(train, self.spec.output_size)
@@ -108,7 +109,7 @@ class TextStreams(Task):
     def val_set(self) -> Batch:
         return self._val
 
-    def test_set(self) -> Batch:
+    def test_set(self) -> Batch | None:
         return self._test
 
     def probe_batch(self, n: int) -> Batch:

@@ -61,8 +61,15 @@ def token_sequence_loss(logits: Tensor, y: Tensor, last_only: bool = True) -> Te
     )  # (batch, L), zero at padding
     if not last_only:
         return per_token.sum(dim=1)
-    last = (y != IGNORE_INDEX).sum(dim=1) - 1
+    last = last_real_step(y != IGNORE_INDEX)
     return per_token.gather(1, last.unsqueeze(1)).squeeze(1)
+
+
+def last_real_step(real: Tensor) -> Tensor:
+    """The last step (batch,) int64 at which ``real`` (batch, time) is true in each row: where a
+    sequence's targets end, whatever padding precedes or follows them (0 for a row with none)."""
+    steps = torch.arange(real.shape[1], device=real.device)
+    return torch.where(real, steps, 0).amax(dim=1)
 
 
 def generation_accuracy(generated: Tensor, y: Tensor) -> tuple[float, float]:
