@@ -38,18 +38,20 @@ def task_at(path: Path, **keys):
     return build_task({"name": "arrays", "path": str(path), "batch_size": 4, **keys})
 
 
+CLASSES, VALUES = ("loss", "accuracy"), ("loss", "mse", "baseline_ratio")
+TOKENS = ("loss", "token_accuracy", "sequence_accuracy")
 SHAPES = [  # x, y, data.shape, (task shape, output size, metrics)
-    (X, RNG.integers(0, 3, N), None, ("many_to_one", 3, ("loss", "accuracy"))),
-    (X, RNG.normal(size=N), None, ("many_to_one", 1, ("loss", "mse", "baseline_ratio"))),
-    (X, RNG.normal(size=(N, 2)), None, ("many_to_one", 2, ("loss", "mse", "baseline_ratio"))),
-    (X, RNG.integers(0, 4, (N, T)), None, ("many_to_many", 4, ("loss", "accuracy"))),
-    (X, RNG.normal(size=(N, T, 2)), None, ("many_to_many", 2, ("loss", "mse", "baseline_ratio"))),
-    (X[..., 0], RNG.normal(size=(N, T)), None, ("many_to_many", 1, ("loss", "mse", "baseline_ratio"))),
-    (X, RNG.normal(size=(N, T)), "many_to_one", ("many_to_one", T, ("loss", "mse", "baseline_ratio"))),
-    (RNG.integers(0, 5, (N, T)), RNG.integers(0, 5, (N, T)), None, ("many_to_many", 5, ("loss", "accuracy"))),
-    (X, RNG.integers(0, 3, (N, 4)), None, ("encoder_decoder", 4, ("loss", "token_accuracy", "sequence_accuracy"))),
-    (X, RNG.normal(size=(N, 4, 1)), None, ("encoder_decoder", 1, ("loss", "mse", "baseline_ratio"))),
-]  # fmt: skip
+    (X, RNG.integers(0, 3, N), None, ("many_to_one", 3, CLASSES)),
+    (X, RNG.normal(size=N), None, ("many_to_one", 1, VALUES)),
+    (X, RNG.normal(size=(N, 2)), None, ("many_to_one", 2, VALUES)),
+    (X, RNG.integers(0, 4, (N, T)), None, ("many_to_many", 4, CLASSES)),
+    (X, RNG.normal(size=(N, T, 2)), None, ("many_to_many", 2, VALUES)),
+    (X[..., 0], RNG.normal(size=(N, T)), None, ("many_to_many", 1, VALUES)),
+    (X, RNG.normal(size=(N, T)), "many_to_one", ("many_to_one", T, VALUES)),
+    (RNG.integers(0, 5, (N, T)), RNG.integers(0, 5, (N, T)), None, ("many_to_many", 5, CLASSES)),
+    (X, RNG.integers(0, 3, (N, 4)), None, ("encoder_decoder", 4, TOKENS)),
+    (X, RNG.normal(size=(N, 4, 1)), None, ("encoder_decoder", 1, VALUES)),
+]
 
 
 @pytest.mark.parametrize(("x", "y", "forced", "expected"), SHAPES)
