@@ -96,11 +96,35 @@ def test_bad_values_are_one_line(checkpoints, capsys, args: list[str], message: 
     assert (code, out, err) == (2, "", f"seqnet-sample: error: {message}\n")
 
 
+def test_a_text_run_samples_with_its_own_vocabulary(capsys, tmp_path: Path, data_files) -> None:
+    """A data=text run keeps its vocabulary in the checkpoint: seqnet-sample needs no file;
+    characters the training text never has read as <unk>, with a note."""
+    keys = data_files["text"]
+    run_dir = tmp_path / "text"
+    train(compose_config(["data=text", f"data.path={keys['path']}", "data.seq_len=16",
+                          "data.batch_size=4", *RUN, f"paths.run_dir={run_dir}"]))  # fmt: skip
+    ckpt = f"ckpt={run_dir / 'checkpoints' / 'last.pt'}"
+    code, out, err = run(capsys, ckpt, "prompt=Line 3", "length=30", "temperature=0")
+    assert code == 0 and err == ""
+    model, codec = sample_cli.load_text_model(ckpt.removeprefix("ckpt="), torch.device("cpu"))
+    text = "Line 3"
+    with torch.no_grad():
+        for _ in range(30):
+            logits, _ = model(torch.from_numpy(codec.encode(text)).unsqueeze(0))
+            text += codec.decode([int(logits[0, -1].argmax())])
+    assert out == text + "\n"
+    code, out, err = run(capsys, ckpt, "prompt=Ωmega", "length=5", "seed=1")
+    assert code == 0 and out.startswith("Ωmega") and len(out) == len("Ωmega") + 5 + 1
+    assert err == (
+        "seqnet-sample: note: 'Ω' never occur in the training text: the model reads them as <unk>\n"
+    )
+
+
 def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     adding = checkpoints["adding"]
     assert run(capsys, f"ckpt={adding}", "prompt=a")[2] == (
         f"seqnet-sample: error: checkpoint {str(adding)!r} was trained on data=adding; "
-        "seqnet-sample writes text only for models trained on data=char_lm\n"
+        "seqnet-sample writes text only for models trained on data=char_lm or data=text\n"
     )
     missing = tmp_path / "none.pt"
     assert run(capsys, f"ckpt={missing}", "prompt=a")[2] == (

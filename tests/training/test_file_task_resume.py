@@ -1,0 +1,87 @@
+"""The file tasks through train(): each resumes bit for bit; every checkpoint keeps the content
+hash of the data files (and the task's saved state); a resume on a changed file is refused
+before any work, or goes on with a warning under data.allow_changed_file=true."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY_RUN, compose_config
+from helpers.data_files import FILE_TASKS, overrides
+from helpers.runs import assert_same_run, last_ckpt, scalars
+from seqnet.data import TASK_REGISTRY
+from seqnet.data.files import file_digest
+from seqnet.errors import CheckpointError
+from seqnet.training.loop import train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY_DATA = {"batch_size": 8, "seq_len": 10}
+
+
+def config(task: str, keys: dict, run_dir: Path, *extra: str):
+    fields = {f.name for f in dataclasses.fields(TASK_REGISTRY[task].config)}
+    data = [f"data.{k}={v}" for k, v in TINY_DATA.items() if k in fields]
+    return compose_config([f"data={task}", *data, *overrides(keys), *TINY_RUN, "model=lstm",
+                           *extra, f"paths.run_dir={run_dir}"])  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(FILE_TASKS))
+def test_a_file_task_resumes_bit_for_bit(task: str, tmp_path: Path, data_files) -> None:
+    keys = data_files[task]
+    full = train(config(task, keys, tmp_path / "full"))
+    train(config(task, keys, tmp_path / "half", "trainer.max_steps=3"))
+    half = tmp_path / "half" / "checkpoints" / "last.pt"
+    resumed = train(config(task, keys, tmp_path / "resumed", f"ckpt_path={half}"))
+    assert resumed == full
+    assert_same_run(tmp_path / "resumed", tmp_path / "full")
+    assert (
+        scalars(tmp_path / "resumed")["train/loss"] == scalars(tmp_path / "full")["train/loss"][3:]
+    )
+    saved = last_ckpt(tmp_path / "full")
+    root = Path(saved["data_files"]["root"])
+    assert saved["data_files"]["files"] == {
+        name: file_digest(root / name) for name in saved["data_files"]["files"]
+    }
+    assert len(saved["data_files"]["files"]) == (4 if task == "idx" else 1)
+    expected_state = {"text": {"vocabulary"}, "timeseries": {"columns", "target", "window",
+                      "input_mean", "input_std", "target_mean", "target_std"}}  # fmt: skip
+    assert set(saved["task_state"]) == expected_state.get(task, set())
+
+
+def test_resuming_on_a_changed_file(tmp_path: Path, data_files, caplog) -> None:
+    csv = tmp_path / "series.csv"
+    shutil.copy(data_files["timeseries"]["path"], csv)
+    keys = {**data_files["timeseries"], "path": str(csv)}
+    train(config("timeseries", keys, tmp_path / "first", "trainer.max_steps=3"))
+    ckpt = tmp_path / "first" / "checkpoints" / "last.pt"
+    before = file_digest(csv)
+    lines = csv.read_text().splitlines()
+    lines[10] = lines[10].rsplit(",", 1)[0] + ",9.5"  # one value of one row
+    csv.write_text("\n".join(lines) + "\n")
+    after = file_digest(csv)
+    with pytest.raises(CheckpointError) as e:
+        train(config("timeseries", keys, tmp_path / "refused", f"ckpt_path={ckpt}"))
+    assert str(e.value) == (
+        f"the data changed since checkpoint {ckpt} was written: series.csv (sha256 "
+        f"{before[:12]} -> {after[:12]}) in {tmp_path}; resume with the data it was trained on, "
+        "or set data.allow_changed_file=true to go on training on the changed data"
+    )
+    assert not (tmp_path / "refused").exists()  # nothing written
+    with caplog.at_level(logging.WARNING, logger="seqnet.training"):
+        metrics = train(config("timeseries", keys, tmp_path / "allowed", f"ckpt_path={ckpt}",
+                               "data.allow_changed_file=true"))  # fmt: skip
+    assert metrics["step"] == 6
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (
+        f"data.allow_changed_file=true: resuming from {ckpt} on data that changed since it was "
+        f"written (series.csv (sha256 {before[:12]} -> {after[:12]}) in {tmp_path}): the run "
+        "goes on from the checkpoint's weights on other data than it was trained on, so it is "
+        "not the run the checkpoint's would have been"
+    ) in warnings
+    assert last_ckpt(tmp_path / "allowed")["data_files"]["files"] == {"series.csv": after}
