@@ -39,8 +39,8 @@ class FileConfig(DataConfig):
 def data_path(path: str, expect: str, folder: bool | None = None) -> Path:
     """``data.path`` as an absolute path that exists: a folder (``folder=True``), a file
     (``False``) or either (None). ``expect`` says what it should be, for the messages."""
-    if not path:
-        raise DataFileError(f"data.path is empty; give {expect}: data.path=...")
+    if not path or path == "???":  # "???": OmegaConf's MISSING, left unset
+        raise DataFileError(f"data.path is not set; give {expect}: data.path=...")
     resolved = Path(path).expanduser().resolve()
     named = f"data.path={path}" + (f" ({resolved})" if str(resolved) != path else "")
     if not resolved.exists():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from seqnet.data import Task
 from seqnet.errors import ConfigError
@@ -11,6 +11,12 @@ from seqnet.errors import ConfigError
 def check_config(cfg: DictConfig) -> None:
     """Values the schemas cannot check (ranges), with the fix in each message."""
     t, g = cfg.trainer, cfg.grad_log
+    for key in cfg.data:  # required keys (MISSING in the schema): a file task's data.path
+        if OmegaConf.is_missing(cfg.data, key):
+            raise ConfigError(
+                f"data.{key} is required (data={cfg.data.name} has no default for it): set it, "
+                f"e.g. seqnet-train data={cfg.data.name} data.{key}=..."
+            )
     positive = {
         "trainer.max_steps": t.max_steps,
         "trainer.val_every_n_steps": t.val_every_n_steps,
