@@ -202,3 +202,20 @@ def test_bad_arrays_are_one_line(tmp_path: Path) -> None:
         f"data.path: {overlap}: val_index repeats a position (within itself or of an earlier "
         "part); give each sequence to one part at most"
     )
+
+
+def test_rows_are_read_from_the_file_as_numpy_indexes_them(tmp_path: Path) -> None:
+    from seqnet.data.rows import Rows, row_file
+
+    array = np.arange(20 * 3 * 2, dtype=np.float32).reshape(20, 3, 2)
+    np.save(tmp_path / "x.npy", array)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    rows = Rows(
+        row_file(mapped), np.array([2, 3, 4, 9, 11, 12]), torch.device("cpu"), torch.float32
+    )
+    for key in (slice(None), slice(1, 4), np.array([5, 0, 1, 1, 3]), torch.tensor([4, 2])):
+        expected = array[[2, 3, 4, 9, 11, 12]][
+            key.numpy() if isinstance(key, torch.Tensor) else key
+        ]
+        assert torch.equal(rows[key], torch.from_numpy(expected))
+    assert len(rows) == 6 and rows.shape == (6, 3, 2)

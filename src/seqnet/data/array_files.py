@@ -1,6 +1,7 @@
 """The arrays of ``data=arrays``: an ``.npz`` file, read into memory, or a folder of ``.npy``
-files, memory-mapped (read a batch at a time: ``seqnet.data.rows``), and the checks every
-array must pass before any training.
+files, whose ``x.npy`` is never read whole (memory-mapped for its shape, read a batch of rows at
+a time: ``seqnet.data.rows``; the other, small arrays are read whole), and the checks every
+array must pass before any training (which read ``x.npy`` a block at a time).
 
 Arrays: ``x`` (inputs), ``y`` (targets), optionally ``lengths`` (each sequence's length) and
 ``train_index``, ``val_index``, ``test_index`` (a split given as positions). Pickled (object)
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from seqnet.data.files import file_error
+from seqnet.data.rows import RowFile, row_file
 
 NAMES = ("x", "y", "lengths", "train_index", "val_index", "test_index")
 EXPECT = "an .npz file holding arrays x and y, or a folder holding x.npy and y.npy"
@@ -29,11 +31,20 @@ class ArrayFiles:
         self.path = path
         self.folder = path.is_dir()
         self.arrays: dict[str, np.ndarray] = {}
+        #: x.npy of a folder, read by rows (its array in ``arrays`` is the memory map).
+        self.row_file: RowFile | None = None
         if self.folder:
             found = sorted(p.stem for p in path.glob("*.npy"))
             for name in NAMES:
                 if (path / f"{name}.npy").is_file():
-                    self.arrays[name] = self._load_npy(path / f"{name}.npy")
+                    self.arrays[name] = self._load_npy(path / f"{name}.npy", name == "x")
+            if "x" in self.arrays:
+                try:
+                    self.row_file = row_file(self.arrays["x"])
+                except ValueError as e:
+                    raise file_error(
+                        self.where("x"), str(e).split(";")[0], "save it C-ordered"
+                    ) from e
         else:
             if path.suffix != ".npz":
                 raise file_error(path, "is not an .npz file (by its name)", f"give {EXPECT}")
@@ -56,9 +67,9 @@ class ArrayFiles:
                     path, f"has no array {name!r} (arrays there: {listed})", f"give {EXPECT}"
                 )
 
-    def _load_npy(self, file: Path) -> np.ndarray:
+    def _load_npy(self, file: Path, mapped: bool) -> np.ndarray:
         try:
-            return np.load(file, mmap_mode="r", allow_pickle=False)
+            return np.load(file, mmap_mode="r" if mapped else None, allow_pickle=False)
         except (OSError, ValueError, EOFError) as e:
             raise file_error(file, f"cannot be read ({_reason(e)})", "save it with np.save") from e
 
@@ -94,19 +105,31 @@ def check_numeric(files: ArrayFiles, name: str) -> None:
         )
 
 
+def blocks(files: ArrayFiles, name: str):
+    """``(start, block)`` over an array's rows, ``CHECK_CHUNK`` bytes at a time: from the file
+    for x.npy (never held whole), slices of the array otherwise."""
+    array = files.arrays[name]
+    rows = max(1, CHECK_CHUNK // max(1, array[0].nbytes if array.ndim > 1 else 8))
+    if name == "x" and files.row_file is not None:
+        yield from files.row_file.chunks(rows)
+        return
+    for start in range(0, len(array), rows):
+        yield start, np.asarray(array[start : start + rows])
+
+
 def check_finite(files: ArrayFiles, name: str) -> None:
-    """NaN or infinite values stop, with the first one's position; read in chunks."""
+    """NaN or infinite values stop, with the first one's position."""
     array = files.arrays[name]
     if array.dtype.kind != "f" or len(array) == 0:
         return
-    rows = max(1, CHECK_CHUNK // max(1, array[0].nbytes))
     bad_total, first = 0, None
-    for start in range(0, len(array), rows):
-        bad = ~np.isfinite(np.asarray(array[start : start + rows]))
+    for start, block in blocks(files, name):
+        bad = ~np.isfinite(block)
         if bad.any():
             bad_total += int(bad.sum())
             if first is None:
-                first = (start + int(np.argwhere(bad)[0][0]), *np.argwhere(bad)[0][1:])
+                where = np.argwhere(bad)[0]
+                first = (start + int(where[0]), *where[1:])
     if first is None:
         return
     at = ", ".join(str(int(i)) for i in first)
@@ -118,12 +141,10 @@ def check_finite(files: ArrayFiles, name: str) -> None:
     )
 
 
-def integer_range(array: np.ndarray) -> tuple[int, int]:
-    """The smallest and largest value of an integer array, read in chunks."""
-    rows = max(1, CHECK_CHUNK // max(1, array[0].nbytes if array.ndim > 1 else 8))
-    low, high = None, None
-    for start in range(0, len(array), rows):
-        chunk = np.asarray(array[start : start + rows])
-        low = int(chunk.min()) if low is None else min(low, int(chunk.min()))
-        high = int(chunk.max()) if high is None else max(high, int(chunk.max()))
-    return int(low or 0), int(high or 0)
+def integer_range(files: ArrayFiles, name: str) -> tuple[int, int]:
+    """The smallest and largest value of an integer array."""
+    low, high = [], []
+    for _, block in blocks(files, name):
+        low.append(int(block.min()))
+        high.append(int(block.max()))
+    return min(low), max(high)

@@ -132,7 +132,7 @@ class ArraysTask(FixedSplits):
         parts = self._split(n, c)
         ready = prepare_targets(files, np.asarray(y), shape, steps, c.classes)
         if tokens:
-            low, high = integer_range(x)
+            low, high = integer_range(files, "x")
             if low < 0:
                 raise file_error(files.where("x"), f"x has token id {low}", "use ids >= 0")
             input_size, dtype = high + 1, torch.int64
@@ -164,10 +164,10 @@ class ArraysTask(FixedSplits):
         self.set_splits(batches["train"], batches["val"], batches.get("test"))
 
     def _inputs(self, x: np.ndarray, index: np.ndarray, dtype: torch.dtype) -> Tensor | Rows:
-        """A part's inputs: rows read from the file as needed (a memory-mapped .npy), or a
-        tensor on the device (an .npz, already in memory)."""
-        if isinstance(x, np.memmap) or isinstance(getattr(x, "base", None), np.memmap):
-            return Rows(x, index, self.device, dtype)
+        """A part's inputs: rows read from x.npy as needed, or a tensor on the device (an .npz,
+        already in memory)."""
+        if self.data.row_file is not None:
+            return Rows(self.data.row_file.reshaped(x.shape), index, self.device, dtype)
         return torch.from_numpy(np.asarray(x[index])).to(self.device, dtype)
 
     def pad(self, y: Tensor, lengths: Tensor | None) -> Tensor:
