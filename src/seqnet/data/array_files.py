@@ -21,7 +21,7 @@ from seqnet.data.rows import RowFile, row_file
 NAMES = ("x", "y", "lengths", "train_index", "val_index", "test_index")
 EXPECT = "an .npz file holding arrays x and y, or a folder holding x.npy and y.npy"
 #: Bytes of an array read at a time while checking it (a memory-mapped array is never whole).
-CHECK_CHUNK = 1 << 26
+CHECK_CHUNK = 1 << 24
 
 
 class ArrayFiles:

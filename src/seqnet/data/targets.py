@@ -54,9 +54,10 @@ class ClassTargets:
 
     def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
         real = y != IGNORE_INDEX
-        loss = float(F.cross_entropy(pred.double().reshape(-1, pred.shape[-1]), y.reshape(-1)))
-        right = (pred.argmax(dim=-1) == y) & real
-        return {"loss": loss, "accuracy": float(right.sum()) / float(real.sum())}
+        logits, labels = pred[real], y[real]  # the real steps only (no float64 copy of padding)
+        loss = float(F.cross_entropy(logits.double(), labels))
+        accuracy = float((logits.argmax(dim=-1) == labels).double().mean())
+        return {"loss": loss, "accuracy": accuracy}
 
     def ends(self, y: Tensor) -> Tensor | None:
         return None if y.dim() == 1 else ends_of(y != IGNORE_INDEX)
@@ -92,8 +93,8 @@ class ValueTargets:
         return per_step.gather(1, last.unsqueeze(1)).squeeze(1)
 
     def metrics(self, pred: Tensor, y: Tensor) -> dict[str, float]:
-        errors, real = self.squared_errors(pred.double(), y.double())
-        mse = float(errors.sum() / real.sum())
+        real = ~torch.isnan(y)
+        mse = float(((pred[real].double() - y[real].double()) ** 2).mean())
         return {"loss": mse, "mse": mse, "baseline_ratio": mse / self.baseline}
 
     def ends(self, y: Tensor) -> Tensor | None:
