@@ -116,7 +116,7 @@ def test_a_text_run_samples_with_its_own_vocabulary(capsys, tmp_path: Path, data
     code, out, err = run(capsys, ckpt, "prompt=Ωmega", "length=5", "seed=1")
     assert code == 0 and out.startswith("Ωmega") and len(out) == len("Ωmega") + 5 + 1
     assert err == (
-        "seqnet-sample: note: 'Ω' never occur in the training text: the model reads them as <unk>\n"
+        "seqnet-sample: note: 'Ω' never occurs in the training text: the model reads it as <unk>\n"
     )
 
 

@@ -70,9 +70,9 @@ def test_bad_idx_files_are_one_line(tmp_path: Path) -> None:
     values = read_idx(labels)
     first = int(np.flatnonzero(values >= 5)[0])
     assert error_of(root, classes=5) == (
-        f"data.path: {labels}: label {values[first]} at image {first} "
-        f"({int((values >= 5).sum())} labels in all) is outside the declared classes 0..4 "
-        "(data.classes=5); set data.classes to at least 10, or fix the labels"
+        f"data.path: {labels}: label {values[first]} at image {first} is outside the declared "
+        f"classes 0..4 (data.classes=5; {int((values >= 5).sum())} such labels); set "
+        "data.classes to at least 10, or fix the labels"
     )
     cut = root / "t10k-labels-idx1-ubyte"
     cut.write_bytes(cut.read_bytes()[:-3])

@@ -81,7 +81,15 @@ def test_resuming_on_a_changed_file(tmp_path: Path, data_files, caplog) -> None:
     assert (
         f"data.allow_changed_file=true: resuming from {ckpt} on data that changed since it was "
         f"written (series.csv (sha256 {before[:12]} -> {after[:12]}) in {tmp_path}): the run "
-        "goes on from the checkpoint's weights on other data than it was trained on, so it is "
-        "not the run the checkpoint's would have been"
+        "trains the checkpoint's weights on other data than they were trained on, so it is not "
+        "the run an uninterrupted one would be"
+    ) in warnings
+    # The standardising statistics changed with the file, so the probe batch did: the gradient
+    # history starts fresh, and the warning names the file (not data.allow_changed_file).
+    previous = str(tmp_path / "first" / "gradients.npz")
+    assert (
+        f"gradient history starts fresh at step 3: {previous!r} was measured on another probe "
+        f"batch (changed: data file series.csv (sha256 {before[:12]} -> {after[:12]})); this "
+        "run's gradients.npz holds only the profiles it measures"
     ) in warnings
     assert last_ckpt(tmp_path / "allowed")["data_files"]["files"] == {"series.csv": after}

@@ -112,9 +112,11 @@ def codec_of(checkpoint: dict[str, Any], ckpt: str) -> Codec:
                 check_prompt(prompt)
             unknown = vocabulary.unknown(prompt)
             if unknown:
+                one = len(unknown) == 1
                 print(
-                    f"{PROG}: note: {', '.join(repr(c) for c in unknown)} never occur in the "
-                    "training text: the model reads them as <unk>",
+                    f"{PROG}: note: {', '.join(repr(c) for c in unknown)} never "
+                    f"occur{'s' if one else ''} in the training text: the model reads "
+                    f"{'it' if one else 'them'} as <unk>",
                     file=sys.stderr,
                 )
 

@@ -53,6 +53,8 @@ class Resume:
         self.in_place = path is not None and path.resolve() == own_checkpoint(run_dir).resolve()
         #: The metrics of a run already finished in its folder; None when there is work left.
         self.finished: dict[str, Any] | None = None
+        #: The data files that changed since the checkpoint (``check_data``, allowed ones).
+        self.changed_files: list[str] = []
 
     @classmethod
     def find(cls, cfg: DictConfig, run_dir: Path) -> Resume:
@@ -77,10 +79,13 @@ class Resume:
         return None if self.path is None else self.path.parent.parent
 
     def changed_settings(self, cfg: DictConfig) -> list[str]:
-        """The ``data`` and ``grad_log`` settings this run changes from the checkpoint's."""
+        """The ``data`` and ``grad_log`` settings this run changes from the checkpoint's, and
+        the data files that changed (``data.allow_changed_file`` itself changes no data)."""
         if self.checkpoint is None:
             return []
-        return changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
+        changes = changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
+        changes = [c for c in changes if not c.startswith("data.allow_changed_file:")]
+        return changes + [f"data file {change}" for change in self.changed_files]
 
     def check_data(self, task: Task, data_cfg: DictConfig) -> dict[str, Any] | None:
         """The content hash of the task's data files (``seqnet.data.files.fingerprint``, which
@@ -96,11 +101,11 @@ class Resume:
             return current
         listed = "; ".join(changes)
         if data_cfg.get("allow_changed_file", False):
+            self.changed_files = changes
             log.warning(
                 "data.allow_changed_file=true: resuming from %s on data that changed since it "
-                "was written (%s in %s): the run goes on from the checkpoint's weights on other "
-                "data than it was trained on, so it is not the run the checkpoint's would have "
-                "been",
+                "was written (%s in %s): the run trains the checkpoint's weights on other data "
+                "than they were trained on, so it is not the run an uninterrupted one would be",
                 self.path,
                 listed,
                 current["root"],

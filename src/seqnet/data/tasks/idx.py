@@ -82,8 +82,9 @@ def read_part(images_path: Path, labels_path: Path, classes: int) -> tuple[np.nd
     if len(outside):
         raise file_error(
             labels_path,
-            f"label {labels[outside[0]]} at image {outside[0]} ({len(outside)} labels in all) is "
-            f"outside the declared classes 0..{classes - 1} (data.classes={classes})",
+            f"label {labels[outside[0]]} at image {outside[0]} is outside the declared classes "
+            f"0..{classes - 1} (data.classes={classes}; {len(outside)} such label"
+            f"{'s' if len(outside) > 1 else ''})",
             f"set data.classes to at least {int(labels.max()) + 1}, or fix the labels",
         )
     return images, labels
