@@ -9,14 +9,21 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
+from omegaconf import OmegaConf
+from test_registered_runs import assert_run_reports_its_model
 
 from conftest import TINY_RUN, compose_config
 from helpers.data_files import FILE_TASKS, overrides
 from helpers.runs import assert_same_run, last_ckpt, scalars
-from seqnet.data import TASK_REGISTRY
+from seqnet import forecast
+from seqnet.data import TASK_REGISTRY, build_task
 from seqnet.data.files import file_digest
 from seqnet.errors import CheckpointError
+from seqnet.models import build_model
 from seqnet.training.loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -34,7 +41,9 @@ def config(task: str, keys: dict, run_dir: Path, *extra: str):
 @pytest.mark.parametrize("task", sorted(FILE_TASKS))
 def test_a_file_task_resumes_bit_for_bit(task: str, tmp_path: Path, data_files) -> None:
     keys = data_files[task]
-    full = train(config(task, keys, tmp_path / "full"))
+    full_cfg = config(task, keys, tmp_path / "full")
+    full = train(full_cfg)
+    assert_run_reports_its_model(full_cfg, full, tmp_path / "full")  # as every built-in task's
     train(config(task, keys, tmp_path / "half", "trainer.max_steps=3"))
     half = tmp_path / "half" / "checkpoints" / "last.pt"
     resumed = train(config(task, keys, tmp_path / "resumed", f"ckpt_path={half}"))
@@ -52,6 +61,39 @@ def test_a_file_task_resumes_bit_for_bit(task: str, tmp_path: Path, data_files) 
     expected_state = {"text": {"vocabulary"}, "timeseries": {"columns", "target", "window",
                       "input_mean", "input_std", "target_mean", "target_std"}}  # fmt: skip
     assert set(saved["task_state"]) == expected_state.get(task, set())
+    if task == "timeseries":
+        assert_forecasts_from_raw_windows(tmp_path / "full", keys)
+    else:
+        with pytest.raises(CheckpointError) as e:
+            forecast(tmp_path / "full" / "checkpoints" / "last.pt", np.zeros((1, 8, 3)))
+        assert str(e.value) == (
+            f"checkpoint {str(tmp_path / 'full' / 'checkpoints' / 'last.pt')!r} was trained on "
+            f"data={task}; seqnet.forecast reads the checkpoints of data=timeseries runs"
+        )
+
+
+def assert_forecasts_from_raw_windows(run_dir: Path, keys: dict) -> None:
+    """seqnet.forecast on raw windows cut from the CSV with pandas (no task, no statistics given)
+    equals the trained model's outputs on the task's validation windows, in original units."""
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    table = pd.read_csv(keys["path"])
+    begin, window = 168, keys["window"]  # the validation part: rows 168.. of 240 (0.7 of them)
+    raw = np.stack([table[["temp", "load", "wind"]].to_numpy()[s : s + window]
+                    for s in range(begin, begin + 5)])  # fmt: skip
+    cfg = OmegaConf.create(last_ckpt(run_dir)["config"])
+    task = build_task(cfg.data)
+    model = build_model(cfg.model, task.spec)
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
+    with torch.no_grad():
+        expected = task.original(model.eval()(task.val_set().x[0:5])[0]).numpy()
+    np.testing.assert_allclose(forecast(checkpoint, raw), expected, rtol=1e-5)
+    np.testing.assert_allclose(forecast(checkpoint, raw[0]), expected[:1], rtol=1e-5)
+    with pytest.raises(ValueError) as e:
+        forecast(checkpoint, raw[:, :, :2])
+    assert str(e.value) == (
+        "windows must be (n, steps, 3): the columns ['temp', 'load', 'wind'] in that order, one "
+        "row per step; got shape (5, 8, 2)"
+    )
 
 
 def test_resuming_on_a_changed_file(tmp_path: Path, data_files, caplog) -> None:
