@@ -60,9 +60,11 @@ def run(cfg: DictConfig) -> float:
         return metrics["val/loss"]  # under torchrun, rank 0 reports
     results = ", ".join(f"{k} {v:.5g}" for k, v in metrics.items() if "/" in k)
     log.info("finished at step %d: %s", metrics["step"], results)  # train.log keeps the result
-    tests = "".join(f"\n{k} {v:.5g}" for k, v in metrics.items() if k.startswith("test/"))
+    shown = [k for k in metrics if k.startswith(("val/", "test/")) and k != "val/loss"]
+    others = "".join(f"\n{k} {metrics[k]:.5g}" for k in shown)  # every val and test metric
+    stopped = f"\nstopped early: {metrics['stop_reason']}" if metrics.get("stopped_early") else ""
     print(
-        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{tests}"
+        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{others}{stopped}"
         f"\nrun directory: {run_dir}"
         f"\nview it:       tensorboard --logdir {cfg.paths.output_dir}"
     )
