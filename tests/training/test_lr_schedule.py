@@ -128,14 +128,16 @@ def test_plateau_steps_on_its_validation_metric_after_the_warmup() -> None:
 ERRORS = {
     "warmup": (
         ["scheduler.warmup_steps=6"],
-        "scheduler.warmup_steps=6 must be >= 0 and less than trainer.max_steps=6 (0 = no "
-        "warm-up)",
+        "scheduler.warmup_steps=6 must be >= 0 and less than trainer.max_steps=6 (0 = no warm-up)",
     ),
     "onecycle_total_steps": (
         ["scheduler=onecycle", "scheduler.total_steps=3"],
         "scheduler.total_steps=3 must be >= 6 (the steps after the warm-up), or null for those",
     ),
-    "step_size": (["scheduler=step", "scheduler.step_size=0"], "scheduler.step_size=0 must be >= 1"),
+    "step_size": (
+        ["scheduler=step", "scheduler.step_size=0"],
+        "scheduler.step_size=0 must be >= 1",
+    ),
     "monitor": (
         ["scheduler=plateau", "scheduler.monitor=val/accuracy"],
         "scheduler.monitor=val/accuracy is not a validation metric of data=adding; use one of "
@@ -145,7 +147,10 @@ ERRORS = {
         ["scheduler=plateau", "scheduler.mode=up"],
         "scheduler.mode=up must be min (lower is better, a loss) or max (higher is better)",
     ),
-    "gamma": (["scheduler=step", "scheduler.gamma=nan"], "scheduler.gamma=nan must be a finite number"),
+    "gamma": (
+        ["scheduler=step", "scheduler.gamma=nan"],
+        "scheduler.gamma=nan must be a finite number",
+    ),
     "torch_check": (
         ["scheduler=plateau", "scheduler.factor=2"],
         "scheduler=plateau: Factor should be < 1.0",
