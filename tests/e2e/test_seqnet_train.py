@@ -42,8 +42,18 @@ def test_single_run(tmp_path: Path) -> None:
     ]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["step"] == 20
-    assert f"val/loss {metrics['val/loss']:.5g} after 20 steps" in result.stdout
-    last_line = (run_dir / "train.log").read_text().splitlines()[-1]
+    # The summary prints every validation metric (the adding problem has no test set).
+    assert (
+        f"val/loss {metrics['val/loss']:.5g} after 20 steps\n"
+        f"val/mse {metrics['val/mse']:.5g}\nval/baseline_ratio {metrics['val/baseline_ratio']:.5g}"
+        "\nrun directory:"
+    ) in result.stdout
+    log = (run_dir / "train.log").read_text()
+    validations = re.findall(
+        r"validation at step (\d+): val/loss \S+, val/mse \S+, val/baseline_ratio", log
+    )
+    assert validations == ["10", "20"]  # debug=fast validates every 10 steps
+    last_line = log.splitlines()[-1]
     assert last_line.endswith(
         f"finished at step 20: val/loss {metrics['val/loss']:.5g}, "
         f"val/mse {metrics['val/mse']:.5g}, val/baseline_ratio {metrics['val/baseline_ratio']:.5g}"
