@@ -32,7 +32,6 @@ def test_run_writes_metrics_checkpoint_and_gradients(runs, name: str) -> None:
         "step",
         "nonfinite_steps",
         "clipped_steps",
-        "stopped_early",  # False: trainer.early_stopping is off by default
     }
     assert (saved["step"], saved["nonfinite_steps"], saved["clipped_steps"]) == (6, 0, 0)
     assert saved["val/mse"] == saved["val/loss"]

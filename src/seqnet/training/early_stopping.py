@@ -70,11 +70,12 @@ class EarlyStopping:
         )
 
     def summary(self) -> dict[str, Any]:
-        """For metrics.json: ``stopped_early`` always; with early stopping on, ``best_step``
-        and ``best_value`` (and ``stop_reason`` once it stopped)."""
+        """For metrics.json, with early stopping on: ``stopped_early``, ``best_step`` and
+        ``best_value`` (and ``stop_reason`` once it stopped); nothing when it is off."""
+        if not self.enabled:
+            return {}
         summary: dict[str, Any] = {"stopped_early": self.stopped}
-        if self.enabled:
-            summary.update(best_step=self.best_step, best_value=self.best)
+        summary.update(best_step=self.best_step, best_value=self.best)
         if self.stopped:
             summary["stop_reason"] = self.reason
         return summary

@@ -213,7 +213,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         step=final_step,
         nonfinite_steps=counters.nonfinite_steps,
         clipped_steps=counters.clipped_steps,
-        **stopper.summary(),  # stopped_early; best_step and best_value with early stopping
+        **stopper.summary(),  # with early stopping: stopped_early, best_step, best_value
     )
     if ranks.is_main:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
