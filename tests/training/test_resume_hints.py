@@ -56,3 +56,12 @@ def test_every_suggested_resume_command_runs(runs, scheduled, tmp_path: Path, ca
     kept = [o for o in refused if o.split("=")[0] not in keys]
     metrics = train(tiny(tmp_path, "resumed", *base, *kept, *suggested, *common))
     assert metrics["step"] == 7
+
+
+def test_the_suggested_checkpoint_of_a_run_folder_resumes(runs, tmp_path: Path) -> None:
+    folder = runs["lstm"][2]
+    with pytest.raises(CheckpointError) as excinfo:
+        train(tiny(tmp_path, "refused", f"ckpt_path={folder}", "trainer.max_steps=7"))
+    suggested = str(excinfo.value).split("did you mean ")[1].rstrip("?)")
+    assert suggested == f"ckpt_path={folder / 'checkpoints' / 'last.pt'}"
+    assert train(tiny(tmp_path, "resumed", suggested, "trainer.max_steps=7"))["step"] == 7
