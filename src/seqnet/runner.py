@@ -75,7 +75,7 @@ def run(
     config_dir: str | Path | None = None,
     config_name: str = CONFIG_NAME,
     multirun: bool = False,
-) -> Any:
+) -> RunResult | list[RunResult]:
     """Compose the ``train`` config with ``overrides`` (command-line syntax, one string each),
     train, and return the run folder, the final metrics and the config (a ``RunResult``).
 

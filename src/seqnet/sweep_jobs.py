@@ -4,7 +4,8 @@ A job that stops on a seqnet error (bad input, a diverged run) prints its one li
 ``FailedJob`` instead of raising: Hydra's basic sweeper would raise the first failed job's
 exception at the end of the batch (a traceback, and the jobs of later batches never run), while
 the sweep should go on. The Optuna sweeper cannot read a ``FailedJob`` as a number and records
-the trial as FAIL. Each job, finished or failed, appends one line to ``<sweep>/jobs.jsonl``
+the trial as FAIL (with a ``max_failure_rate`` below 1 the job is also marked failed, so that
+the sweeper's limit holds). Each job, finished or failed, appends one line to ``<sweep>/jobs.jsonl``
 (``SweepRecord.on_job_end``, in whichever process runs the job: joblib and submitit workers
 too), and the sweep's summary is made from those lines: the sweep folder, the jobs that finished
 and failed, the best job by the sweep's objective and the TensorBoard command for the folder.

@@ -94,9 +94,15 @@ class SweepRecord(Callback):
         make_sqlite_folder(OmegaConf.select(config, "hydra.sweeper.storage"))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        if OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN:  # not a single run
-            ok = job_return.status == JobStatus.COMPLETED
-            sweep_jobs.record_job(config.hydra, ok, job_return._return_value)
+        if OmegaConf.select(config, "hydra.mode") != RunMode.MULTIRUN:  # a single run
+            return
+        returned = job_return._return_value
+        sweep_jobs.record_job(config.hydra, job_return.status == JobStatus.COMPLETED, returned)
+        limit = OmegaConf.select(config, "hydra.sweeper.max_failure_rate", default=1.0)
+        if isinstance(returned, sweep_jobs.FailedJob) and limit < 1.0:
+            # The Optuna sweeper stops at its max_failure_rate only on jobs marked failed.
+            job_return.status = JobStatus.FAILED
+            job_return._return_value = sweep_jobs.JobFailed(returned.error)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Groups of runs that differ only in their seed get an aggregate TensorBoard run each

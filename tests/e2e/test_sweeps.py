@@ -11,11 +11,15 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TINY
 from helpers.processes import seqnet_env, seqnet_train, start_train
 from helpers.runs import only_child
+from seqnet.sweep_jobs import FailedJob, read_jobs
+from seqnet.sweeps import SweepRecord
 
 
 def metrics(run_dir: Path) -> dict:
@@ -116,3 +120,20 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
         "optimization_results.yaml",
         "sweep.yaml",
     ]
+
+
+def test_a_failed_job_counts_against_optunas_max_failure_rate(tmp_path: Path) -> None:
+    """A job that printed its error returns a FailedJob (the sweep goes on); with a
+    max_failure_rate below 1 it is marked failed, so that Optuna's limit still stops a search."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    for limit, status in ((1.0, JobStatus.COMPLETED), (0.5, JobStatus.FAILED)):
+        config = OmegaConf.create(
+            {"hydra": {"mode": RunMode.MULTIRUN, "sweeper": {"max_failure_rate": limit},
+                       "sweep": {"dir": str(sweep)}, "job": {"num": 0},
+                       "runtime": {"output_dir": str(sweep / "0_x")}}}
+        )  # fmt: skip
+        job = JobReturn(status=JobStatus.COMPLETED, _return_value=FailedJob("bad value"))
+        SweepRecord().on_job_end(config, job)
+        assert job.status == status
+    assert [(j.num, j.folder, j.error) for j in read_jobs(sweep)] == [(0, "0_x", "bad value")]
