@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+import seqnet.train
 from helpers.processes import run_script, seqnet_train
 from helpers.runs import hparams_sessions, only_child, scalars
 from seqnet.data import TASK_REGISTRY
@@ -191,10 +194,20 @@ def test_a_failing_job_prints_its_line_and_the_sweep_goes_on(tmp_path: Path) -> 
     assert log.rstrip().endswith(f"[seqnet][ERROR] - {message} [job #0: data.seq_len=1]")
 
 
-def test_help_shows_seqnets_own_help_first(tmp_path: Path) -> None:
-    result = run_script("seqnet-train", "--help", "model=gru", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_help_shows_seqnets_own_help_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``seqnet-train --help model=gru``, run in this process (the Hydra main, as the console
+    script calls it; a subprocess would import torch again)."""
+    monkeypatch.setattr(sys, "argv", ["seqnet-train", "--help", "model=gru"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            seqnet.train.run()
+    finally:
+        GlobalHydra.instance().clear()
+    assert exited.value.code == 0
+    result = capsys.readouterr()
+    lines = result.out.splitlines()
     assert lines[0].startswith("seqnet-train: train a recurrent network")
     groups = lines[lines.index("== Config groups (group=option) ==") + 1 :][:6]
     assert groups == [
@@ -206,17 +219,17 @@ def test_help_shows_seqnets_own_help_first(tmp_path: Path) -> None:
         f"model: {', '.join(sorted(MODEL_REGISTRY))}",
         "optim: adam, rmsprop, sgd",
     ]
-    assert "schema/" not in result.stdout and "is powered by Hydra" not in result.stdout
+    assert "schema/" not in result.out and "is powered by Hydra" not in result.out
     keys = lines.index("== Most used keys (their values with these overrides) ==")
     assert lines[keys + 1].split() == [  # the values these overrides give (model=gru)
         "model.hidden_size=128", "data.seq_len=50", "data.batch_size=64", "seed=42"
     ]  # fmt: skip
-    assert "  docs/configuration.md (every key and its default), docs/sweeps.md" in result.stdout
+    assert "  docs/configuration.md (every key and its default), docs/sweeps.md" in result.out
     # Hydra's own help below: the composed config, then its footer.
     hydra = lines.index("== Config (Hydra's help: the whole composed config; override anything, "
                         "foo.bar=value) ==")  # fmt: skip
     assert hydra > keys and lines[hydra + 1 : hydra + 3] == ["model:", "  name: gru"]
-    assert result.stdout.rstrip().splitlines()[-2:] == [
+    assert result.out.rstrip().splitlines()[-2:] == [
         "Powered by Hydra (https://hydra.cc)",
         "Use --hydra-help to view Hydra specific help",
     ]
