@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import hydra
@@ -25,7 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from seqnet.config import CONFIG_DIR, CONFIG_NAME
-from seqnet.errors import SeqnetError, TrainingDiverged
+from seqnet.errors import OutputError, SeqnetError, TrainingDiverged
 from seqnet.plugins import PluginError, load_plugins
 from seqnet.training.distributed import agree_on_run_time, env_rank, leave_process_group
 from seqnet.training.loop import train
@@ -52,7 +53,8 @@ def run(cfg: DictConfig) -> float:
     except SeqnetError as e:
         if in_sweep:
             raise  # the sweeper marks this job failed (an Optuna trial: FAIL) and goes on
-        log.error("%s", e)
+        with suppress(OutputError):  # train.log may be what cannot be written
+            log.error("%s", e)
         print(f"seqnet-train: error: {e}", file=sys.stderr)
         sys.exit(1)
     run_dir = Path(cfg.paths.run_dir)

@@ -178,27 +178,23 @@ def test_empty_directory_exits_2_and_writes_nothing(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_hydra_config_is_preferred_over_the_checkpoint(runs, tmp_path, capsys):
+def test_labels_come_from_the_checkpoints_own_config(runs, tmp_path, capsys):
+    """The config a run's checkpoint was trained with names it, not .hydra/config.yaml (which
+    a later launch into the folder could have rewritten): here b's .hydra/ claims seed=7, its
+    weights were trained with seed=42 like a's, so nothing tells them apart but their folders."""
     shutil.copytree(runs["rnn"], tmp_path / "a")
     shutil.copytree(runs["rnn"], tmp_path / "b")
     # What seqnet-train writes: the composed config, unresolved, with ${hydra:...} in it.
     cfg = compose_config([*TINY, "model=rnn", "seed=7"])
     (tmp_path / "b" / ".hydra").mkdir()
     OmegaConf.save(cfg, tmp_path / "b" / ".hydra" / "config.yaml")
-    assert "${hydra:runtime.output_dir}" in (tmp_path / "b" / ".hydra" / "config.yaml").read_text()
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
 
-    assert (
-        main(
-            [
-                str(tmp_path / "a"),
-                str(tmp_path / "b"),
-                "--no-group",
-                "--out",
-                str(tmp_path / "c.png"),
-            ]
-        )
-        == 0
-    )
+    assert main([*dirs, "--no-group", "--out", str(tmp_path / "c.png")]) == 0
+    assert list(table_rows(capsys.readouterr().out)) == ["a", "b"]
+    # Without a checkpoint (a run stopped before its first one), .hydra/config.yaml is used.
+    (tmp_path / "b" / "checkpoints" / "last.pt").unlink()
+    assert main([*dirs, "--no-group", "--out", str(tmp_path / "c.png")]) == 0
     assert list(table_rows(capsys.readouterr().out)) == ["seed=42", "seed=7"]
 
 
@@ -343,9 +339,9 @@ def test_unreadable_config_and_metrics_are_notes(runs, tmp_path, capsys):
     notes = [line for line in captured.err.splitlines() if line.startswith("note: ")]
     assert notes == [
         f"note: '{a / 'metrics.json'}' is unreadable (JSONDecodeError); no val/loss",
-        f"note: '{b / '.hydra' / 'config.yaml'}' is unreadable (ParserError)",
         f"note: checkpoint '{ckpt}' is corrupt or not a seqnet checkpoint (torch.load failed "
         "with RuntimeError)",
+        f"note: '{b / '.hydra' / 'config.yaml'}' is unreadable (ParserError)",
         f"note: '{b}': no readable config; it is labelled by its folder name",
     ]
 

@@ -6,6 +6,7 @@ from the command, an exception from the library)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,15 +44,15 @@ def test_a_folder_another_run_owns_is_refused_before_hydra_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], front_end
 ) -> None:
     owned = tmp_path / "owned"
-    assert run_folder.claim(owned)
+    run_folder.claim(owned)  # this process holds it for the duration of the test
     before = snapshot(owned)
-    expected = f"run folder '{owned}' belongs to another run (claimed "
+    expected = f"run folder '{owned}' is in use by another run (pid {os.getpid()} on host "
     if front_end == "seqnet-train":
         result = seqnet_train(tmp_path, *TINY, f"hydra.run.dir={owned}", "model=gru")
         assert result.returncode == 1
         (line,) = result.stderr.splitlines()  # one line, no traceback
         assert line.startswith(f"seqnet-train: error: {expected}")
-        assert line.endswith(f"ckpt_path={owned}/checkpoints/last.pt")
+        assert line.endswith("or none, for a new timestamped folder)")
     else:
         monkeypatch.chdir(tmp_path)
         with pytest.raises(ConfigError) as excinfo:
@@ -59,6 +60,7 @@ def test_a_folder_another_run_owns_is_refused_before_hydra_writes(
         assert str(excinfo.value).startswith(expected)
         assert expected not in capfd.readouterr().err  # raised, not also printed
     assert snapshot(owned) == before  # no .hydra/, no train.log, no tb/
+    run_folder.release(owned)
 
 
 @pytest.mark.slow

@@ -45,7 +45,8 @@ def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path) -> None:
 
     run_dir = only_child(tmp_path / "out" / "runs")  # one run directory for both ranks
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        ".hydra", ".seqnet-run.json", "checkpoints", "gradients.npz", "metrics.json", "tb",
+        ".hydra", ".seqnet-run.json", ".seqnet-run.lock", "checkpoints", "gradients.npz",
+        "metrics.json", "tb",
         "train.log",
     ]  # fmt: skip
     assert len(list((run_dir / "tb").iterdir())) == 1  # rank 0 logs

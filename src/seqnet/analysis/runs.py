@@ -106,12 +106,23 @@ def load_run(path: Path) -> Run:
 
 
 def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
-    """The run's composed config as a plain dict.
-
-    ``.hydra/config.yaml`` exists for runs launched by seqnet-train; runs made with the Python
-    API have only the config saved in their checkpoint. A file that cannot be read adds a note
-    to ``notes`` and the next source is tried.
+    """The run's config as a plain dict: the one its checkpoint was trained with, which is what
+    its weights, metrics and profiles come from (``.hydra/config.yaml`` records a launch, and
+    a later launch into the folder rewrites it). A run without a readable checkpoint (stopped
+    before its first) falls back to ``.hydra/config.yaml``. A file that cannot be read adds a
+    note to ``notes`` and the next source is tried.
     """
+    checkpoint = path / "checkpoints" / "last.pt"
+    if checkpoint.is_file():
+        from seqnet.training.checkpoint import load_checkpoint
+
+        try:
+            config = load_checkpoint(checkpoint)["config"]
+        except SeqnetError as e:
+            config = None
+            notes.append(str(e).split(";")[0])
+        if isinstance(config, dict):
+            return config
     hydra_config = path / ".hydra" / "config.yaml"
     if hydra_config.is_file():
         from omegaconf import OmegaConf
@@ -130,17 +141,6 @@ def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
                 tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
             if isinstance(tree, dict):
                 return tree
-    checkpoint = path / "checkpoints" / "last.pt"
-    if checkpoint.is_file():
-        from seqnet.training.checkpoint import load_checkpoint
-
-        try:
-            config = load_checkpoint(checkpoint)["config"]
-        except SeqnetError as e:
-            config = None
-            notes.append(str(e).split(";")[0])
-        if isinstance(config, dict):
-            return config
     if notes:
         notes.append(f"{str(path)!r}: no readable config; it is labelled by its folder name")
     return {}

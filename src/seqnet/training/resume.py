@@ -32,8 +32,10 @@ from seqnet.training.checkpoint import (
     model_mismatch,
     own_checkpoint,
 )
+from seqnet.training.checkpoint_fields import check_finite, check_optimizer_fits
 from seqnet.training.distributed import Ranks, state_rows
 from seqnet.training.precision import MixedPrecision
+from seqnet.training.run_record import check_unchanged
 from seqnet.training.seeding import set_rng_state
 
 log = logging.getLogger(__name__)
@@ -60,10 +62,13 @@ class Resume:
         if path is None:
             return cls(None, None, run_dir)
         checkpoint = load_checkpoint(path)
+        check_finite(checkpoint, path)  # NaN weights would train on as if they were good
         check_resumable(checkpoint, cfg, path)
         resume = cls(path, checkpoint, run_dir)
         if resume.in_place:
             resume.finished = finished_metrics(checkpoint, run_dir, cfg.trainer.max_steps)
+            if resume.finished is not None:  # its folder stays a true record of that run
+                check_unchanged(checkpoint["config"], cfg, run_dir, checkpoint["step"])
         return resume
 
     def __bool__(self) -> bool:
@@ -102,6 +107,7 @@ class Resume:
             model.load_state_dict(checkpoint["model"])
         except RuntimeError as e:  # another task's input or output size: other encoder/head
             raise model_mismatch(checkpoint, e) from e
+        check_optimizer_fits(checkpoint["optimizer"], model, optimizer, self.path)
         restore_optimizer(optimizer, checkpoint["optimizer"])
         precision.load_state_dict(checkpoint.get("grad_scaler", {}))
         set_rng_state(checkpoint["rng"])
