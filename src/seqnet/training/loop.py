@@ -40,6 +40,7 @@ from seqnet.training.distributed import (
     agree_on_step,
     average_gradients,
     check_batch_divisible,
+    gather_rng_states,
     gather_state_rows,
     join_process_group,
     seed_rank_generator,
@@ -91,7 +92,7 @@ def _train(cfg: DictConfig, signals: StopSignals, owned: ExitStack) -> dict[str,
     counters = Counters()
     if resume:  # weights, optimizer, loss scaler, RNG states, counters and carried state
         counters = resume.restore(model, optimizer, precision, carried, ranks)
-    seed_rank_generator(cfg.seed, counters.step, ranks)
+    seed_rank_generator(cfg.seed, counters.step, ranks, resume.rank_rng)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
     owned.callback(run_folder.release, run_dir)  # the lock goes back when the run ends
     writer = open_writer(cfg, run_dir, ranks, hparams=not resume.in_place)
@@ -104,9 +105,12 @@ def _train(cfg: DictConfig, signals: StopSignals, owned: ExitStack) -> dict[str,
 
     def save(step: int) -> None:
         carried_state = gather_state_rows(carried.state, ranks)  # every rank takes part
+        rank_rng = gather_rng_states(ranks)  # each rank's dropout generator
         if not ranks.is_main:
             return
         payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
+        if rank_rng is not None:
+            payload["rank_rng"] = rank_rng
         check_finite_state(step, payload["model"], payload["optimizer"]["state"], ckpt_file)
         payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
         try:

@@ -86,6 +86,11 @@ class Resume:
         return changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
 
     @property
+    def rank_rng(self) -> list[dict[str, Any]] | None:
+        """Every rank's generator state, saved by a torchrun run (None otherwise)."""
+        return self.checkpoint.get("rank_rng") if self.checkpoint else None
+
+    @property
     def step(self) -> int:
         return int(self.checkpoint["step"]) if self.checkpoint else 0
 
