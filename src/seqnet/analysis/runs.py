@@ -91,6 +91,14 @@ def load_run(path: Path) -> Run:
     except GradientsFileError as e:
         raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
     notes: list[str] = []
+    for name, matrix in norms.items():
+        nan_rows = np.nonzero(np.isnan(matrix).any(axis=1))[0]
+        if len(nan_rows):
+            at = ", ".join(str(int(steps[i])) for i in nan_rows)
+            notes.append(
+                f"{str(path / GRADIENTS_FILE)!r}: {name} has NaN norms at step(s) {at}; they "
+                "are not drawn, and any number computed from them is nan"
+            )
     tree = run_config(path, notes)
     metrics: dict[str, Any] = {}
     metrics_file = path / "metrics.json"
@@ -99,6 +107,12 @@ def load_run(path: Path) -> Run:
             metrics = json.loads(metrics_file.read_text())
         except (OSError, ValueError) as e:
             notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
+        if not isinstance(metrics, dict):
+            kind = {list: "a list", str: "a string"}.get(type(metrics), type(metrics).__name__)
+            notes.append(
+                f"{str(metrics_file)!r} is not a mapping of metrics (it holds {kind}); no val/loss"
+            )
+            metrics = {}
     config = flatten_config(tree)
     return Run(
         path, steps, norms, meta["dtype"], config, meta["loss"], meta["probe"], metrics, notes
