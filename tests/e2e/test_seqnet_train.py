@@ -118,7 +118,12 @@ def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
     assert (sweep_dir / "multirun.yaml").is_file()
     assert not (tmp_path / "outputs" / "runs").exists()
     # Folders name only what differs; what every job shares is written once (seqnet.sweeps).
-    assert sorted(p.name for p in sweep_dir.iterdir()) == [*jobs, "multirun.yaml", "sweep.yaml"]
+    assert sorted(p.name for p in sweep_dir.iterdir()) == [
+        ".seqnet-sweep.lock",  # the lock the running sweep held
+        *jobs,
+        "multirun.yaml",
+        "sweep.yaml",
+    ]
     record = OmegaConf.load(sweep_dir / "sweep.yaml")
     assert (list(record.shared), list(record.swept)) == (FAST, ["model"])
     sessions = {}
