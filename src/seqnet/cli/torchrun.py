@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    from seqnet.plugins import PluginError, load_plugins
+
+    try:  # as every seqnet command: a broken plugin is one line, before any rank starts
+        load_plugins()
+    except PluginError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         run(args)
