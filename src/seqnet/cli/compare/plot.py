@@ -50,6 +50,28 @@ def summaries_over_training(group: Group, quantity: str) -> dict[str, np.ndarray
     return {name: np.array(rows) for name, rows in series.items()}
 
 
+_TAB20 = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+]  # fmt: skip
+
+
+def short_label(group: Group) -> str:
+    """A legend entry: the model's name bare, other keys without their group's prefix
+    (``gru, recurrent_init=orthogonal``); the tables keep the full label."""
+    parts = []
+    for key, value in group.keys.items():
+        if key == "model.name":
+            parts.append(str(value))
+        else:
+            name = key.split(".", 1)[1] if key.count(".") else key
+            parts.append(
+                f"{name}={str(value).rsplit('.', 1)[-1] if key.endswith('_target_') else value}"
+            )
+    return ", ".join(parts) or group.label
+
+
 def band(ax, x, stats: np.ndarray, color: str, log: bool = False) -> object:
     """The median line with the interquartile and min-max bands; returns the line."""
     values = 10.0**stats if log else stats
@@ -82,14 +104,16 @@ def plot_groups(
     axes = [fig.add_subplot(grid[0, 1])]
     axes += [fig.add_subplot(grid[i, 1], sharex=axes[0]) for i in range(1, rows)]
 
+    # Up to 10 groups the default cycle; more, 20 distinct colours (tab20).
+    colors = [f"C{i}" for i in range(10)] if len(groups) <= 10 else list(_TAB20)
     any_zero, handles = False, []
     for i, (group, step, curve) in enumerate(zip(groups, steps, val_curves, strict=True)):
-        color = f"C{i % 10}"
+        color = colors[i % len(colors)]
         logs = profile_logs(group, step, quantity)
         t = np.arange(logs.shape[1])
         line = band(ax_profile, t, spread(logs), color, log=True)
         zero = np.isnan(logs).any(axis=0)
-        legend = f"{group.label} (n={group.n})"
+        legend = f"{short_label(group)} (n={group.n})"
         if step != target:
             legend += f" (step {step})"
         if zero.any():
@@ -152,7 +176,7 @@ def plot_groups(
 
     fig.legend(
         loc="outside lower center",
-        ncols=min(len(groups), 3),
+        ncols=min(len(groups), 3 if max(len(h.get_label()) for h in handles) < 45 else 2),
         fontsize="small",
         frameon=False,
         handles=handles,
