@@ -144,6 +144,28 @@ def test_grads_cli_checkpoint_errors(rnn_run, tmp_path, capsys):
         assert err.count("\n") == 1
 
 
+def test_grads_cli_damaged_checkpoints_are_one_line(rnn_run, tmp_path, capsys):
+    """A checkpoint that loads but is not whole: weights missing, a config that is no mapping."""
+    checkpoint = torch.load(rnn_run / "checkpoints" / "last.pt", weights_only=True)
+    missing = tmp_path / "missing.pt"
+    torch.save({**checkpoint, "model": {k: v for k, v in checkpoint["model"].items()
+                                        if k != "core.weight_hh_l0"}}, missing)  # fmt: skip
+    text = tmp_path / "text.pt"
+    torch.save({**checkpoint, "config": "model: rnn"}, text)
+    out = f"out={tmp_path / 'x.json'}"
+    assert grads_cli.main([f"ckpt={missing}", out]) == 2
+    assert capsys.readouterr().err == (
+        f"seqnet-grads: error: checkpoint '{missing}' does not fit the model its config names "
+        "(model=rnn): core.weight_hh_l0 is missing; use the checkpoint as its run wrote it\n"
+    )
+    assert grads_cli.main([f"ckpt={text}", out]) == 2
+    assert capsys.readouterr().err == (
+        f"seqnet-grads: error: checkpoint '{text}' is damaged: its config is a str, not a "
+        "mapping of settings; use another checkpoint\n"
+    )
+    assert not (tmp_path / "x.json").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 def test_grads_cli_on_an_encoder_decoder(tmp_path: Path, capsys) -> None:

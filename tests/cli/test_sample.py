@@ -79,6 +79,11 @@ def test_temperature_zero_is_greedy(checkpoints, capsys) -> None:
         (["prompt=a", "length=0"], "length=0 must be a positive integer (characters to write)"),
         (["prompt=a", "length=x"], "length=x must be a positive integer (characters to write)"),
         (
+            ["prompt=a", "length=100000000"],
+            "length=100000000 must be at most 100000 (characters to write, one model step "
+            "each); write longer texts in several calls, each with the last text as its prompt",
+        ),
+        (
             ["prompt=a", "temperature=-1"],
             "temperature=-1 must be a number >= 0 (1.0: the model's distribution; 0: always "
             "the most likely character)",

@@ -91,6 +91,14 @@ def load_run(path: Path) -> Run:
     except GradientsFileError as e:
         raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
     notes: list[str] = []
+    for name, matrix in norms.items():
+        nan_rows = np.nonzero(np.isnan(matrix).any(axis=1))[0]
+        if len(nan_rows):
+            at = ", ".join(str(int(steps[i])) for i in nan_rows)
+            notes.append(
+                f"{str(path / GRADIENTS_FILE)!r}: {name} has NaN norms at step(s) {at}; they "
+                "are not drawn, and any number computed from them is nan"
+            )
     tree = run_config(path, notes)
     metrics: dict[str, Any] = {}
     metrics_file = path / "metrics.json"
@@ -99,6 +107,12 @@ def load_run(path: Path) -> Run:
             metrics = json.loads(metrics_file.read_text())
         except (OSError, ValueError) as e:
             notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
+        if not isinstance(metrics, dict):
+            kind = {list: "a list", str: "a string"}.get(type(metrics), type(metrics).__name__)
+            notes.append(
+                f"{str(metrics_file)!r} is not a mapping of metrics (it holds {kind}); no val/loss"
+            )
+            metrics = {}
     config = flatten_config(tree)
     return Run(
         path, steps, norms, meta["dtype"], config, meta["loss"], meta["probe"], metrics, notes
@@ -106,12 +120,23 @@ def load_run(path: Path) -> Run:
 
 
 def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
-    """The run's composed config as a plain dict.
-
-    ``.hydra/config.yaml`` exists for runs launched by seqnet-train; runs made with the Python
-    API have only the config saved in their checkpoint. A file that cannot be read adds a note
-    to ``notes`` and the next source is tried.
+    """The run's config as a plain dict: the one its checkpoint was trained with, which is what
+    its weights, metrics and profiles come from (``.hydra/config.yaml`` records a launch, and
+    a later launch into the folder rewrites it). A run without a readable checkpoint (stopped
+    before its first) falls back to ``.hydra/config.yaml``. A file that cannot be read adds a
+    note to ``notes`` and the next source is tried.
     """
+    checkpoint = path / "checkpoints" / "last.pt"
+    if checkpoint.is_file():
+        from seqnet.training.checkpoint import load_checkpoint
+
+        try:
+            config = load_checkpoint(checkpoint)["config"]
+        except SeqnetError as e:
+            config = None
+            notes.append(str(e).split(";")[0])
+        if isinstance(config, dict):
+            return config
     hydra_config = path / ".hydra" / "config.yaml"
     if hydra_config.is_file():
         from omegaconf import OmegaConf
@@ -130,17 +155,6 @@ def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
                 tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
             if isinstance(tree, dict):
                 return tree
-    checkpoint = path / "checkpoints" / "last.pt"
-    if checkpoint.is_file():
-        from seqnet.training.checkpoint import load_checkpoint
-
-        try:
-            config = load_checkpoint(checkpoint)["config"]
-        except SeqnetError as e:
-            config = None
-            notes.append(str(e).split(";")[0])
-        if isinstance(config, dict):
-            return config
     if notes:
         notes.append(f"{str(path)!r}: no readable config; it is labelled by its folder name")
     return {}

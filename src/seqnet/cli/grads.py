@@ -93,6 +93,14 @@ def profile_checkpoint(options: dict[str, Any]) -> dict[str, Any]:
 
     task = rebuild_task(config["data"], options["seq_len"], batch_size, device)
     model = build_model(config["model"], task.spec).to(device)
+    missing = [k for k in model.state_dict() if k not in checkpoint["model"]]
+    if missing:  # load_state_dict would say so in a traceback of every key
+        raise SeqnetError(
+            f"checkpoint {ckpt_path!r} does not fit the model its config names "
+            f"(model={config['model'].get('name')}): {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing; use the checkpoint as its run "
+            "wrote it"
+        )
     model.load_state_dict(checkpoint["model"])
     try:
         probe_batch = task.probe_batch(batch_size)

@@ -32,11 +32,21 @@ def temperature(text: str) -> float:
     return value
 
 
+#: The most characters one call writes: each is a model step, and the text is held in memory.
+MAX_LENGTH = 100_000
+
+
 def length(text: str) -> int:
     try:
-        return positive_int(text)
+        value = positive_int(text)
     except ValueError:
         raise ValueError("a positive integer (characters to write)") from None
+    if value > MAX_LENGTH:
+        raise ValueError(
+            f"at most {MAX_LENGTH} (characters to write, one model step each); write longer "
+            "texts in several calls, each with the last text as its prompt"
+        )
+    return value
 
 
 COMMAND = Command(

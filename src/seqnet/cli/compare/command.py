@@ -11,8 +11,8 @@ TensorBoard; runs that differ only in their seed are one group, shown with its s
 A directory holding ``gradients.npz`` is a run; any other directory is searched recursively for
 runs (sorted by path). Runs are grouped by every config key except ``seed`` (``--group-by KEYS``
 chooses the keys, ``--no-group`` shows each run alone); a group is labelled by the grouping keys
-whose values differ between the groups (``model.name=gru``), read from ``.hydra/config.yaml``,
-else from the config saved in ``checkpoints/last.pt``.
+whose values differ between the groups (``model.name=gru``), read from the config saved in
+``checkpoints/last.pt`` (what the run was trained with), else from ``.hydra/config.yaml``.
 
 The figure (default ``compare.png``) shows, left, ``||dL/dQ(t)||`` against t on a log scale at
 one training step (default: the largest step logged in every run; a group without the requested
@@ -40,6 +40,7 @@ from seqnet.cli.compare.group_tables import format_group_tables, write_group_csv
 from seqnet.cli.compare.plot import plot_groups
 from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
+from seqnet.errors import output_error
 from seqnet.plugins import PluginError, load_plugins
 
 PROG = "seqnet-compare"
@@ -181,8 +182,12 @@ def compare(
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(format_table(rows, quantity, grouped=group))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+    except OSError as e:  # a read-only folder, a full disk: one line, not matplotlib's trace
+        fix = "choose another --out"
+        raise AnalysisError(str(output_error(out, e, what="--out", fix=fix))) from e
     print(f"wrote {out}")
     if group:
         table = group_rows(groups, steps, reference)
