@@ -171,8 +171,11 @@ def test_empty_directory_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main([str(empty), "--out", str(out)]) == 2
 
     err = capsys.readouterr().err
-    assert f"seqnet-compare: error: no runs with gradient profiles in '{empty}'" in err
-    assert "grad_log.every_n_steps > 0" in err
+    assert err == (
+        f"seqnet-compare: error: no runs in '{empty}': no gradients.npz, metrics.json, "
+        "checkpoints/last.pt in it or below it; give run or sweep folders (outputs/runs/<run>, "
+        "outputs/multirun/<sweep>)\n"
+    )
     assert not out.exists()
     assert main([str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -31,7 +31,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from seqnet.analysis.groups import Group
 from seqnet.analysis.grouped_table import find_group, group_rows, prepare_groups
 from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_run
 from seqnet.analysis.scalars import group_curves
@@ -41,6 +43,9 @@ from seqnet.cli.compare.plot import plot_groups
 from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
 from seqnet.plugins import PluginError, load_plugins
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROG = "seqnet-compare"
 #: The default quantity: the first of these that a compared run logged (an encoder-decoder has
@@ -147,16 +152,74 @@ def compare(
     groups, steps, notes = prepare_groups(runs, group, group_by, step)
     reference = find_group(groups, versus) if versus is not None else None
     notes[:0] = [note for run in runs for note in run.notes]
+    if tensorboard and None in steps:
+        raise AnalysisError(
+            "--tensorboard: some runs have no gradient profiles (trained with "
+            "grad_log.every_n_steps=0); aggregate runs need them in every run"
+        )
 
+    profiled = [i for i, s in enumerate(steps) if s is not None]
+    fig, rows = None, []
+    if not profiled:
+        notes.append(
+            "no run has gradient profiles (trained with grad_log.every_n_steps=0): metrics "
+            "only, no figure and no profile table"
+        )
+    else:
+        fig, rows = profile_view(groups, steps, quantity, step, notes)
+
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if fig is not None:
+        print(format_table(rows, quantity, grouped=group))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+        print(f"wrote {out}\n")
+    if group:
+        table = group_rows(groups, steps, reference)
+        print(format_group_tables(table, quantity, reference.label if reference else None))
+        if csv is not None:
+            write_group_csv(table, csv)
+            print(f"wrote {csv}")
+    else:
+        labels = [g.label for g in groups]
+        per_run = sweep_rows([g.runs[0] for g in groups], labels, steps)
+        print(format_sweep_table(per_run, quantity))
+        if csv is not None:
+            write_csv(per_run, csv)
+            print(f"wrote {csv}")
+    if tensorboard:
+        from seqnet.tblog.aggregate import write_aggregates
+
+        folders = write_aggregates(Path(dirs[0]), groups, steps)
+        print(f"wrote {len(folders)} aggregate runs to {Path(dirs[0]) / 'aggregate'}")
+        print(f"view them: tensorboard --logdir {dirs[0]}")
+    return 0
+
+
+def profile_view(
+    groups: Sequence[Group],
+    steps: Sequence[int | None],
+    quantity: str,
+    step: int | None,
+    notes: list[str],
+) -> tuple[Figure, list[ProfileRow | tuple[str, int | None]]]:
+    """The figure and the profile table's rows of the groups with profiles of ``quantity``;
+    ``notes`` gets one line per group left out of the figure."""
     has_quantity = [quantity in g.quantities for g in groups]
     if not any(has_quantity):
-        available = sorted({q for r in runs for q in r.norms})
+        available = sorted({q for g in groups for r in g.runs for q in r.norms})
         raise AnalysisError(
             f"--quantity {quantity!r} was logged in none of the runs; they have: "
             f"{', '.join(available)}"
         )
-    for g, has in zip(groups, has_quantity, strict=True):
-        if not has:
+    for g, s, has in zip(groups, steps, has_quantity, strict=True):
+        if s is None:
+            notes.append(
+                f"{g.label}: has no gradient profiles (trained with grad_log.every_n_steps=0); "
+                "left out of the figure"
+            )
+        elif not has:
             notes.append(
                 f"{g.label}: has no {quantity!r} (it logged "
                 f"{', '.join(sorted(g.quantities))}); left out of the figure"
@@ -173,37 +236,11 @@ def compare(
     fig = plot_groups(
         [groups[i] for i in shown], [steps[i] for i in shown], quantity, target, curves
     )
-    rows: list[ProfileRow | tuple[str, int]] = [
+    rows: list[ProfileRow | tuple[str, int | None]] = [
         summarize(g, s, quantity) if has else (g.label, s)
         for g, s, has in zip(groups, steps, has_quantity, strict=True)
     ]
-
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(format_table(rows, quantity, grouped=group))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    print(f"wrote {out}")
-    if group:
-        table = group_rows(groups, steps, reference)
-        print(f"\n{format_group_tables(table, quantity, reference.label if reference else None)}")
-        if csv is not None:
-            write_group_csv(table, csv)
-            print(f"wrote {csv}")
-    else:
-        labels = [g.label for g in groups]
-        per_run = sweep_rows([g.runs[0] for g in groups], labels, steps)
-        print(f"\n{format_sweep_table(per_run, quantity)}")
-        if csv is not None:
-            write_csv(per_run, csv)
-            print(f"wrote {csv}")
-    if tensorboard:
-        from seqnet.tblog.aggregate import write_aggregates
-
-        folders = write_aggregates(Path(dirs[0]), groups, steps)
-        print(f"wrote {len(folders)} aggregate runs to {Path(dirs[0]) / 'aggregate'}")
-        print(f"view them: tensorboard --logdir {dirs[0]}")
-    return 0
+    return fig, rows
 
 
 def main(argv: list[str] | None = None) -> int:
