@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqnet.analysis.groups import Group
 from seqnet.analysis.grouped_table import find_group, group_rows, prepare_groups
+from seqnet.analysis.groups import Group
 from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_run
 from seqnet.analysis.scalars import group_curves
 from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
