@@ -7,6 +7,7 @@ TensorBoard; runs that differ only in their seed are one group, shown with its s
     seqnet-compare outputs/multirun/<timestamp> --csv sweep.csv      # the grouped table as CSV
     seqnet-compare outputs/multirun/<timestamp> --tensorboard        # aggregate runs for it
     seqnet-compare outputs/runs/A outputs/runs/B --no-group --step 500
+    seqnet-compare outputs/runs/A --scalars A.csv                   # every scalar, as CSV
 
 A directory holding ``gradients.npz`` is a run; any other directory is searched recursively for
 runs (sorted by path). Runs are grouped by every config key except ``seed`` (``--group-by KEYS``
@@ -105,6 +106,13 @@ COMMAND = Command(
             metavar="GROUP",
         ),
         Option(
+            "scalars",
+            "only write every TensorBoard scalar of every run as CSV (run, tag, step, value, "
+            "wall_time), to FILE or scalars.csv; no figure, no tables",
+            metavar="FILE",
+            const="scalars.csv",
+        ),
+        Option(
             "tensorboard",
             "write one aggregate TensorBoard run per group to <sweep>/aggregate/<group>/",
             kind=bool,
@@ -197,6 +205,29 @@ def compare(
     return 0
 
 
+def export_scalars(dirs: Sequence[str], path: Path) -> int:
+    """``--scalars FILE``: every scalar of every run found in ``dirs`` as CSV."""
+    import csv
+
+    from seqnet.analysis.labels import run_names
+    from seqnet.analysis.scalars import SCALAR_COLUMNS, scalar_records
+
+    if path.is_dir():
+        raise AnalysisError(
+            f"--scalars {path}: is a folder; give a file, e.g. {path / 'scalars.csv'}"
+        )
+    runs = find_runs(dirs)
+    records = scalar_records(runs, run_names(runs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SCALAR_COLUMNS)
+        writer.writeheader()
+        writer.writerows(records)
+    tags = len({r["tag"] for r in records})
+    print(f"wrote {path}: {len(records)} values of {tags} tags from {len(runs)} runs")
+    return 0
+
+
 def profile_view(
     groups: Sequence[Group],
     steps: Sequence[int | None],
@@ -249,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         args = COMMAND.parse(sys.argv[1:] if argv is None else argv)
         if args is None:  # --help
             return 0
+        if args["scalars"] is not None:
+            return export_scalars(args["positional"], Path(args["scalars"]))
         load_plugins()  # a plugin's gradient summaries are columns of the tables and the CSV
         return compare(
             args["positional"],
