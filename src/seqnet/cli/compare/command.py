@@ -40,7 +40,7 @@ from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_ru
 from seqnet.analysis.scalars import group_curves
 from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
 from seqnet.cli.compare.group_tables import format_group_tables, write_group_csv
-from seqnet.cli.compare.plot import plot_groups
+from seqnet.cli.compare.plot import legend_entries, plot_groups
 from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
 from seqnet.plugins import PluginError, load_plugins
@@ -167,14 +167,14 @@ def compare(
         )
 
     profiled = [i for i, s in enumerate(steps) if s is not None]
-    fig, rows = None, []
+    fig, rows, key = None, [], []
     if not profiled:
         notes.append(
             "no run has gradient profiles (trained with grad_log.every_n_steps=0): metrics "
             "only, no figure and no profile table"
         )
     else:
-        fig, rows = profile_view(groups, steps, quantity, step, notes)
+        fig, rows, key = profile_view(groups, steps, quantity, step, notes)
 
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -182,7 +182,10 @@ def compare(
         print(format_table(rows, quantity, grouped=group))
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out)
-        print(f"wrote {out}\n")
+        print(f"wrote {out}")
+        if key:
+            print("its legend's numbers:", *key, sep="\n  ")
+        print()
     if group:
         table = group_rows(groups, steps, reference)
         print(format_group_tables(table, quantity, reference.label if reference else None))
@@ -234,9 +237,10 @@ def profile_view(
     quantity: str,
     step: int | None,
     notes: list[str],
-) -> tuple[Figure, list[ProfileRow | tuple[str, int | None]]]:
-    """The figure and the profile table's rows of the groups with profiles of ``quantity``;
-    ``notes`` gets one line per group left out of the figure."""
+) -> tuple[Figure, list[ProfileRow | tuple[str, int | None]], list[str]]:
+    """The figure, the profile table's rows of the groups with profiles of ``quantity`` and the
+    key to the figure's numbered legend (``legend_entries``); ``notes`` gets one line per group
+    left out of the figure."""
     has_quantity = [quantity in g.quantities for g in groups]
     if not any(has_quantity):
         available = sorted({q for g in groups for r in g.runs for q in r.norms})
@@ -264,14 +268,14 @@ def profile_view(
         else (step if step is not None else max(shown_steps))
     )
     curves = [group_curves(groups[i], "val/").get("val/loss") for i in shown]
-    fig = plot_groups(
-        [groups[i] for i in shown], [steps[i] for i in shown], quantity, target, curves
-    )
+    shown_groups, plotted = [groups[i] for i in shown], [steps[i] for i in shown]
+    labels, key = legend_entries(shown_groups, plotted)
+    fig = plot_groups(shown_groups, plotted, quantity, target, curves, labels)
     rows: list[ProfileRow | tuple[str, int | None]] = [
         summarize(g, s, quantity) if has else (g.label, s)
         for g, s, has in zip(groups, steps, has_quantity, strict=True)
     ]
-    return fig, rows
+    return fig, rows, key
 
 
 def main(argv: list[str] | None = None) -> int:
