@@ -109,7 +109,7 @@ def test_digit_captions_greedy_and_sampled(ckpts, capsys, tmp_path: Path) -> Non
         [
             "digit_caption (val split, examples 0-2): greedy decoding and 2 sampled at "
             "temperature 2 (seed 5)",
-            *aligned(table, left=2),
+            *aligned(table, left=len(table[0])),
             f"greedy captions right: {right} of 3",
             f"wrote {out}",
             "",

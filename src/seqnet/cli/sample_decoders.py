@@ -136,7 +136,11 @@ def captions(
     right = sum(ok for _, _, ok, _ in rows)
     path = Path(out or "samples_digit_caption.png")
     draw_captions(batch.x[:, 0].cpu().numpy(), rows, path)
-    lines = [head, *aligned(table, left=2), f"greedy captions right: {right} of {len(rows)}"]
+    lines = [
+        head,
+        *aligned(table, left=len(table[0])),
+        f"greedy captions right: {right} of {len(rows)}",
+    ]
     return "\n".join([*lines, f"wrote {path}"])
 
 
@@ -153,7 +157,10 @@ def draw_captions(images: np.ndarray, rows: list, path: Path) -> None:
         ax.set_title(truth, fontsize="small")
         text = [f"{caption or '(empty)'} {'✓' if ok else '✗'}", *(s or "(empty)" for s in others)]
         ax.set_xlabel("\n".join(text), fontsize="small", color="0.1")
-    fig.suptitle("greedy caption (✓ right), then sampled captions", fontsize="small")
+    fig.suptitle(
+        "above: the true name; below: the greedy caption (✓ right), then sampled captions",
+        fontsize="small",
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
 

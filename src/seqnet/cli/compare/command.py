@@ -9,11 +9,14 @@ TensorBoard; runs that differ only in their seed are one group, shown with its s
     seqnet-compare outputs/runs/A outputs/runs/B --no-group --step 500
     seqnet-compare outputs/runs/A --scalars A.csv                   # every scalar, as CSV
 
-A directory holding ``gradients.npz`` is a run; any other directory is searched recursively for
-runs (sorted by path). Runs are grouped by every config key except ``seed`` (``--group-by KEYS``
-chooses the keys, ``--no-group`` shows each run alone); a group is labelled by the grouping keys
-whose values differ between the groups (``model.name=gru``), read from ``.hydra/config.yaml``,
-else from the config saved in ``checkpoints/last.pt``.
+A directory holding ``gradients.npz``, ``metrics.json`` or ``checkpoints/last.pt`` is a run; any
+other directory is searched recursively for runs (sorted by path). Runs are grouped by every
+config key except ``seed`` (``--group-by KEYS`` chooses the keys, ``--no-group`` shows each run
+alone); a group is labelled by the grouping keys whose values differ between the groups
+(``model.name=gru``; a key most groups share a value of, only where a group departs from it:
+``seqnet.analysis.labels``), read from ``.hydra/config.yaml``, else from the config saved in
+``checkpoints/last.pt``. Runs without gradient profiles (``grad_log.every_n_steps=0``) give the
+metric tables alone, with a note.
 
 The figure (default ``compare.png``) shows, left, ``||dL/dQ(t)||`` against t on a log scale at
 one training step (default: the largest step logged in every run; a group without the requested
