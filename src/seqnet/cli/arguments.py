@@ -134,7 +134,8 @@ class Command:
         description = textwrap.fill(" ".join(self.description.split()), width=96)
         lines = [self.usage(), "", description, "", "arguments:"]
         for option in self.options:
-            name = option.usage(self.style).strip("[]")
+            name = option.usage(self.style)
+            name = name if option.required else name[1:-1]  # the brackets of an optional one
             default = "" if option.default in (None, False) else f" (default: {option.default})"
             body = textwrap.fill(
                 option.help + default, width=96, initial_indent="      ", subsequent_indent="      "
