@@ -20,13 +20,14 @@ _LAZY = {
     "RunResult": "seqnet.runner",
     "load_gradients": "seqnet.gradients",
     "compare_runs": "seqnet.analysis",
-    "scalars": "seqnet.analysis",
+    "scalars": "seqnet.analysis.scalars",
 }
 
 __all__ = ["RunResult", "__version__", "compare_runs", "load_gradients", "run", "scalars"]
 
 if TYPE_CHECKING:
-    from seqnet.analysis import compare_runs, scalars
+    from seqnet.analysis import compare_runs
+    from seqnet.analysis.scalars import scalars
     from seqnet.gradients import load_gradients
     from seqnet.runner import RunResult, run
 

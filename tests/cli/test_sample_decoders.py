@@ -213,6 +213,12 @@ def test_translations_of_given_numbers_and_csv(ckpts, capsys, tmp_path: Path) ->
             "prompt=123: '123' is not a number of 1 to 2 digits (the run's data.max_digits); "
             "give numbers like prompt=4021,17",
         ),
+        (
+            "seq2seq",
+            ["prompt=12", "n=3"],
+            "n= chooses validation examples, and prompt= gives the numbers to translate: "
+            "leave out n= or prompt=",
+        ),
         ("sine_gen", ["split=test"], "split=test: data=sine_gen has no test split; use split=val"),
         (
             "digit_caption",

@@ -3,14 +3,14 @@ statistics across a group (mean, spread, a bootstrap interval) and between group
 interval, p-value), and the grouped table that ``seqnet-compare`` prints and writes as CSV.
 
 From Python, ``seqnet.compare_runs(["outputs/multirun/<timestamp>"])`` returns that table as a
-pandas DataFrame (a list of dicts without pandas), and ``seqnet.scalars(run_dir)`` every
-TensorBoard scalar of a run (columns run, tag, step, value, wall_time).
+pandas DataFrame (a list of dicts without pandas), and ``seqnet.scalars(run_dir)``
+(``seqnet.analysis.scalars.scalars``) every TensorBoard scalar of a run (columns run, tag, step,
+value, wall_time).
 """
 
 from seqnet.analysis.grouped_table import compare_runs, group_rows, records
 from seqnet.analysis.groups import Group, check_group, group_runs
 from seqnet.analysis.runs import AnalysisError, Run, find_runs, load_run
-from seqnet.analysis.scalars import scalars
 from seqnet.analysis.stats import Description, Difference, describe, difference
 
 __all__ = [
@@ -28,5 +28,4 @@ __all__ = [
     "group_runs",
     "load_run",
     "records",
-    "scalars",
 ]

@@ -32,6 +32,12 @@ def write_decoded(
     n = options["n"] or DEFAULT_N[data]
     split = options["split"] or "val"
     numbers = parse_numbers(options["prompt"], checkpoint) if data == "seq2seq" else None
+    for name in ("split", "n"):
+        if numbers is not None and options[name] is not None:
+            raise SeqnetError(
+                f"{name}= chooses validation examples, and prompt= gives the numbers to "
+                f"translate: leave out {name}= or prompt="
+            )
     task = rebuild_task(checkpoint["config"]["data"], n, device)
     if numbers is not None:
         batch = Batch(task.encode_source(numbers.to(device)), task.translate(numbers.to(device)))
