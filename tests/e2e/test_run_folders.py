@@ -78,8 +78,8 @@ def test_a_run_into_paths_run_dir_writes_every_file_there(tmp_path):
     folder = tmp_path / "outputs" / "runs" / "viapaths"
     assert sorted(p.name for p in folder.iterdir()) == [
         ".hydra",
-        run_folder.LOCK_FILE,
         run_folder.OWNER_FILE,
+        run_folder.LOCK_FILE,
         "checkpoints",
         "gradients.npz",
         "metrics.json",

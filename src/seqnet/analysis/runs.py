@@ -1,5 +1,6 @@
-"""Finding run folders (those holding gradients.npz) and loading what the comparisons use of each:
-its gradient profiles (and how they were measured), flat config and final metrics."""
+"""Finding run folders (those holding gradients.npz, metrics.json or a checkpoint) and loading what
+the comparisons use of each: its gradient profiles (and how they were measured; none for a run
+trained with ``grad_log.every_n_steps=0``), flat config and final metrics."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ CompareError = AnalysisError
 
 @dataclass
 class Run:
-    """One run directory: its gradient profiles, flat config and final metrics."""
+    """One run directory: its gradient profiles (``steps`` empty when it has none), flat config
+    and final metrics."""
 
     path: Path
     steps: np.ndarray
@@ -39,6 +41,10 @@ class Run:
     probe: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be read
+
+    @property
+    def has_profiles(self) -> bool:
+        return len(self.steps) > 0
 
     @property
     def horizon_threshold(self) -> float:
@@ -58,23 +64,39 @@ class Run:
         )
 
 
+#: What makes a folder a run: any of these files in it (a run trained with
+#: ``grad_log.every_n_steps=0`` has no gradients.npz; one still training has no metrics.json).
+RUN_FILES = (GRADIENTS_FILE, "metrics.json", "checkpoints/last.pt")
+
+
+def is_run(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in RUN_FILES)
+
+
 def find_runs(directories: Sequence[str | Path]) -> list[Path]:
-    """Run folders (those holding gradients.npz) in argument order; each sweep sorted by path."""
+    """Run folders (those holding one of ``RUN_FILES``) in argument order; each sweep sorted by
+    path."""
     runs: list[Path] = []
     for arg in directories:
         directory = Path(arg)
         if not directory.is_dir():
             what = "is a file, not a directory" if directory.exists() else "does not exist"
             raise AnalysisError(f"{str(directory)!r} {what}; give run or sweep directories")
-        if (directory / GRADIENTS_FILE).is_file():
+        if is_run(directory):
             found = [directory]
         else:
-            found = sorted(p.parent for p in directory.rglob(GRADIENTS_FILE) if p.is_file())
+            found = sorted(
+                {
+                    run
+                    for name in RUN_FILES
+                    for p in directory.rglob(name)
+                    if p.is_file() and is_run(run := p.parents[name.count("/")])
+                }
+            )
         if not found:
             raise AnalysisError(
-                f"no runs with gradient profiles in {str(directory)!r}: no {GRADIENTS_FILE} "
-                "in it or below it. Runs write it only when gradients are logged: train with "
-                "grad_log.every_n_steps > 0 (the default is 100)"
+                f"no runs in {str(directory)!r}: no {', '.join(RUN_FILES)} in it or below it; "
+                "give run or sweep folders (outputs/runs/<run>, outputs/multirun/<sweep>)"
             )
         runs.extend(found)
     unique: dict[Path, Path] = {}  # a run given twice (alone and in its sweep) is shown once
@@ -84,12 +106,16 @@ def find_runs(directories: Sequence[str | Path]) -> list[Path]:
 
 
 def load_run(path: Path) -> Run:
-    """Read a run folder's gradients.npz, config and metrics.json. An unreadable gradients.npz
-    is an error; an unreadable config or metrics.json is a note (in ``Run.notes``)."""
-    try:
-        steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
-    except GradientsFileError as e:
-        raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
+    """Read a run folder's gradients.npz (absent: a run without profiles), config and
+    metrics.json. An unreadable gradients.npz is an error; an unreadable config or metrics.json
+    is a note (in ``Run.notes``)."""
+    if (path / GRADIENTS_FILE).is_file():
+        try:
+            steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
+        except GradientsFileError as e:
+            raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
+    else:
+        steps, norms, meta = np.zeros(0, dtype=np.int64), {}, {"dtype": "", "loss": "", "probe": ""}
     notes: list[str] = []
     for name, matrix in norms.items():
         nan_rows = np.nonzero(np.isnan(matrix).any(axis=1))[0]
