@@ -3,6 +3,7 @@
 From Python: ``seqnet.run(["model=gru"])`` trains one run and returns a ``RunResult`` (its
 folder, metrics and config); ``seqnet.load_gradients(path)`` reads a run's ``gradients.npz``;
 ``seqnet.compare_runs(folders)`` gives the grouped table of ``seqnet-compare`` (a DataFrame);
+``seqnet.scalars(run_dir)`` every TensorBoard scalar of a run (a DataFrame);
 ``seqnet.forecast(checkpoint, windows)`` predicts from raw windows with a ``data=timeseries`` run.
 All are imported on first use, so ``import seqnet`` stays light for the small commands.
 """
@@ -21,12 +22,22 @@ _LAZY = {
     "load_gradients": "seqnet.gradients",
     "compare_runs": "seqnet.analysis",
     "forecast": "seqnet.forecasting",
+    "scalars": "seqnet.analysis.scalars",
 }
 
-__all__ = ["RunResult", "__version__", "compare_runs", "forecast", "load_gradients", "run"]
+__all__ = [
+    "RunResult",
+    "__version__",
+    "compare_runs",
+    "forecast",
+    "load_gradients",
+    "run",
+    "scalars",
+]
 
 if TYPE_CHECKING:
     from seqnet.analysis import compare_runs
+    from seqnet.analysis.scalars import scalars
     from seqnet.forecasting import forecast
     from seqnet.gradients import load_gradients
     from seqnet.runner import RunResult, run

@@ -1,4 +1,5 @@
-"""``seqnet-sample``: text from a model trained on char_lm; every bad input is one line."""
+"""``seqnet-sample``: text from a model trained on char_lm; every bad input is one line (the
+decoder tasks: test_sample_decoders.py)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,11 @@ def test_temperature_zero_is_greedy(checkpoints, capsys) -> None:
         (["prompt=a", "length=0"], "length=0 must be a positive integer (characters to write)"),
         (["prompt=a", "length=x"], "length=x must be a positive integer (characters to write)"),
         (
+            ["prompt=a", "length=100000000"],
+            "length=100000000 must be at most 100000 (characters to write, one model step "
+            "each); write longer texts in several calls, each with the last text as its prompt",
+        ),
+        (
             ["prompt=a", "temperature=-1"],
             "temperature=-1 must be a number >= 0 (1.0: the model's distribution; 0: always "
             "the most likely character)",
@@ -99,21 +105,27 @@ def test_bad_values_are_one_line(checkpoints, capsys, args: list[str], message: 
 def test_a_text_run_samples_with_its_own_vocabulary(capsys, tmp_path: Path, data_files) -> None:
     """A data=text run keeps its vocabulary in the checkpoint: seqnet-sample needs no file;
     characters the training text never has read as <unk>, with a note."""
+    from seqnet.data.task import TaskSpec
+    from seqnet.data.tasks.text import CharVocabulary
+
     keys = data_files["text"]
     run_dir = tmp_path / "text"
     train(compose_config(["data=text", f"data.path={keys['path']}", "data.seq_len=16",
                           "data.batch_size=4", *RUN, f"paths.run_dir={run_dir}"]))  # fmt: skip
-    ckpt = f"ckpt={run_dir / 'checkpoints' / 'last.pt'}"
-    code, out, err = run(capsys, ckpt, "prompt=Line 3", "length=30", "temperature=0")
+    path = run_dir / "checkpoints" / "last.pt"
+    code, out, err = run(capsys, f"ckpt={path}", "prompt=Line 3", "length=30", "temperature=0")
     assert code == 0 and err == ""
-    model, codec = sample_cli.load_text_model(ckpt.removeprefix("ckpt="), torch.device("cpu"))
+    checkpoint = sample_cli.read_checkpoint(str(path), torch.device("cpu"))
+    vocabulary = CharVocabulary(checkpoint["task_state"]["vocabulary"])
+    spec = TaskSpec(vocabulary.size, vocabulary.size, input_kind="tokens", output_mode="every")
+    model = sample_cli.load_model(str(path), checkpoint, spec, torch.device("cpu"))
     text = "Line 3"
     with torch.no_grad():
         for _ in range(30):
-            logits, _ = model(torch.from_numpy(codec.encode(text)).unsqueeze(0))
-            text += codec.decode([int(logits[0, -1].argmax())])
+            logits, _ = model(torch.from_numpy(vocabulary.encode(text)).unsqueeze(0))
+            text += vocabulary.decode([int(logits[0, -1].argmax())])
     assert out == text + "\n"
-    code, out, err = run(capsys, ckpt, "prompt=Ωmega", "length=5", "seed=1")
+    code, out, err = run(capsys, f"ckpt={path}", "prompt=Ωmega", "length=5", "seed=1")
     assert code == 0 and out.startswith("Ωmega") and len(out) == len("Ωmega") + 5 + 1
     assert err == (
         "seqnet-sample: note: 'Ω' never occurs in the training text: the model reads it as <unk>\n"
@@ -124,7 +136,8 @@ def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     adding = checkpoints["adding"]
     assert run(capsys, f"ckpt={adding}", "prompt=a")[2] == (
         f"seqnet-sample: error: checkpoint {str(adding)!r} was trained on data=adding; "
-        "seqnet-sample writes text only for models trained on data=char_lm or data=text\n"
+        "seqnet-sample writes the outputs of models with a decoder: data=char_lm, text, "
+        "digit_caption, sine_gen, seq2seq\n"
     )
     missing = tmp_path / "none.pt"
     assert run(capsys, f"ckpt={missing}", "prompt=a")[2] == (
@@ -134,5 +147,14 @@ def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     assert code == 2 and err.startswith("seqnet-sample: error: ckpt=PATH is required\nusage:")
     code, _, err = run(capsys, "ckpt=x.pt", "colour=red")
     assert code == 2 and err.startswith("seqnet-sample: error: unknown argument 'colour=red'")
-    code, _, err = run(capsys, "ckpt=x.pt")
-    assert err.startswith('seqnet-sample: error: prompt="TEXT" is required\nusage:')
+    char_lm = checkpoints["char_lm"]
+    assert run(capsys, f"ckpt={char_lm}") == (
+        2,
+        "",
+        'seqnet-sample: error: prompt="TEXT" is required for data=char_lm: the text to '
+        'continue, e.g. prompt="The "\n',
+    )
+    assert run(capsys, f"ckpt={char_lm}", "prompt=a", "n=3")[2] == (
+        "seqnet-sample: error: n= does not apply to data=char_lm: it continues prompt= for "
+        "length= characters; leave n= out\n"
+    )
