@@ -93,8 +93,9 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path: Path, monkeypatch) ->
         "after the header); fill or remove them, or set data.nan_policy=drop (leave those rows "
         "out) or data.nan_policy=ffill (carry the last value forward)"
     )
-    # Hydra's own record of the run (.hydra/, train.log) and the folder's claim; nothing else.
-    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", ".seqnet-run.json", "train.log"]
+    # Hydra's own record of the run (.hydra/, train.log) and the folder's claim and lock only.
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == [".hydra", ".seqnet-run.json", ".seqnet-run.lock", "train.log"]
 
 
 def test_a_required_key_left_unset_is_named() -> None:
