@@ -18,7 +18,7 @@ import pytest
 from conftest import TINY, compose_config
 from helpers.runs import snapshot
 from seqnet.errors import ConfigError
-from seqnet.resolvers import MAX_NAME_BYTES, fit_folder_name
+from seqnet.resolvers import MAX_NAME_BYTES, _job_folder, fit_folder_name
 from seqnet.training import run_folder
 from seqnet.training.loop import train
 
@@ -188,3 +188,10 @@ def test_long_override_lists_fit_a_folder_name():
     # A multi-byte character is not cut in half: 189 bytes hold 94 two-byte characters.
     digest = hashlib.sha1(("é" * 300).encode()).hexdigest()[:8]
     assert fit_folder_name("é" * 300) == "é" * 94 + "..." + digest
+
+
+def test_values_with_slashes_do_not_nest_folders() -> None:
+    overrides = ["data.path=/data/x.csv", "trainer.early_stopping.metric=val/loss", "seed=1"]
+    assert _job_folder(overrides, ["seed"]) == (
+        "data.path=-data-x.csv,trainer.early_stopping.metric=val-loss"
+    )
