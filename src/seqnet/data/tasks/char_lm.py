@@ -99,6 +99,10 @@ class CharLanguageModel(Task):
         output_size=len(VOCABULARY),
         input_kind="tokens",
         output_mode="every",
+        causal=(
+            "data=char_lm predicts each character from the ones before it (its target at a "
+            "step is the next step's input, and the state is carried from chunk to chunk)"
+        ),
     )
     metric_names = ("loss", "bpc")
 
