@@ -14,6 +14,7 @@ from torch import nn
 from helpers.references import make_core, random_hx
 from seqnet.data import build_task
 from seqnet.data.tasks.adding import AddingProblem
+from seqnet.errors import ConfigError
 from seqnet.models import (
     FusedGRU,
     FusedLSTM,
@@ -25,6 +26,7 @@ from seqnet.models import (
     StepRNN,
     build_model,
 )
+from seqnet.training.loop import train
 
 INPUT, HIDDEN, BATCH, STEPS = 3, 4, 2, 6
 KINDS = {
@@ -193,3 +195,13 @@ def test_causal_tasks_refuse_bidirectional_models(data, message):
     with pytest.raises(ValueError) as error:
         build_model({"name": "gru", "bidirectional": True}, spec)
     assert str(error.value) == message
+
+
+def test_a_refused_run_stops_before_writing_anything(make_cfg, tmp_path):
+    """Through ``train``: the same line, as a configuration error, before the run folder is made."""
+    cfg = make_cfg("data=sine_gen", "model.bidirectional=true", tiny=False)
+    with pytest.raises(ConfigError) as error:
+        train(cfg)
+    assert str(error.value).startswith("model.bidirectional=true cannot be used for a one-to-many")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "run").exists()
