@@ -3,8 +3,9 @@
 Quantities are named ``h_l<l>`` / ``c_l<l>`` (hidden / cell state of layer l) and ``x`` (the
 encoded input); a bidirectional model's per direction, ``h_l<l>_fwd`` and ``h_l<l>_bwd``, each
 indexed by its direction's own steps (the backward one's index k is input step T-1-k). Norms
-are float64 and exact zeros stay zeros; ``log10`` replaces a zero by a documented floor, one decade below the smallest positive number of the probe's dtype
-(float32: -46, float64: -325), because TensorBoard cannot plot -inf.
+are float64 and exact zeros stay zeros; ``log10`` replaces a zero by a documented floor, one
+decade below the smallest positive number of the probe's dtype (float32: -46, float64: -325),
+because TensorBoard cannot plot -inf.
 """
 
 from __future__ import annotations
