@@ -244,8 +244,9 @@ class FusedCore(CellStack):
 class StepRNN(CellStack, nn.Module):
     """A multi-layer core for any ``Cell`` class, always run on the step-by-step engine.
 
-    Parameters are registered as ``<name>_l<layer>`` (``weight_ih_l0`` ...), the names of the
-    fused layers, so checkpoints and analysis code work across fused and stepped cores.
+    Parameters are registered as ``<name>_l<layer>`` (``weight_ih_l0`` ...; the backward
+    direction's ``<name>_l<layer>_reverse`` with ``bidirectional=True``), the names of the fused
+    layers, so checkpoints and analysis code work across fused and stepped cores.
     """
 
     def __init__(
