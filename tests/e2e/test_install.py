@@ -56,6 +56,24 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+def run_all(
+    commands: list[list[str]], cwd: Path, env: dict[str, str]
+) -> list[subprocess.CompletedProcess[str]]:
+    """Several commands at once (each mostly one thread importing torch and Hydra, so the
+    machine's cores share them), their results in the commands' order."""
+    procs = [
+        subprocess.Popen(
+            c, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for c in commands
+    ]
+    results = []
+    for command, proc in zip(commands, procs, strict=True):
+        out, err = proc.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
+    return results
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
     return result
@@ -193,8 +211,10 @@ def test_installed_package_and_configs_come_from_the_wheel(
 
 
 def test_every_console_script_answers_help(venv: SimpleNamespace) -> None:
-    for script in sorted(project_scripts()):
-        result = ok(run([str(venv.scripts / script), "--help"], venv.work, venv.env))
+    scripts = sorted(project_scripts())
+    commands = [[str(venv.scripts / script), "--help"] for script in scripts]
+    for script, result in zip(scripts, run_all(commands, venv.work, venv.env), strict=True):
+        ok(result)
         assert "Traceback" not in result.stderr, script
         if script == "seqnet-train":  # the config groups, the plugin's model among them
             (models,) = re.findall(r"^model: (.*)$", result.stdout, flags=re.MULTILINE)
@@ -282,8 +302,9 @@ def test_plugin_that_raises_on_import_is_one_line(venv: SimpleNamespace) -> None
     env = {**venv.env, "PYTHONPATH": str(broken)}  # the plugin only; seqnet is still the wheel's
     cwd = fresh_folder(venv, "broken")
 
-    for script in sorted(project_scripts()):
-        result = run([str(venv.scripts / script), *PLUGIN_PROBE_ARGS], cwd, env)
+    scripts = sorted(project_scripts())
+    commands = [[str(venv.scripts / script), *PLUGIN_PROBE_ARGS] for script in scripts]
+    for script, result in zip(scripts, run_all(commands, cwd, env), strict=True):
         assert result.returncode != 0, script
         assert result.stderr.splitlines() == [
             f"{script}: error: plugin 'broken' (module broken_plugin) failed to import: "
