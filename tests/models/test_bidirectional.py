@@ -205,3 +205,13 @@ def test_a_refused_run_stops_before_writing_anything(make_cfg, tmp_path):
     assert str(error.value).startswith("model.bidirectional=true cannot be used for a one-to-many")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_state_of_the_wrong_shape_names_the_expected_one():
+    core = StepRNN(GRUCell, INPUT, HIDDEN, 2, batch_first=True, bidirectional=True)
+    with pytest.raises(ValueError) as error:
+        core(torch.randn(BATCH, STEPS, INPUT), torch.zeros(2, BATCH, HIDDEN))
+    assert str(error.value) == (
+        "StepRNN expects state tensors of shape (num_layers * 2, batch, hidden) = (4, ...), "
+        "got [(2, 2, 4)]"
+    )

@@ -134,6 +134,12 @@ class CellStack:
                 f"{self.cell_class.state_names}, got {len(parts)}"
             )
         count = self.num_layers * self.num_directions
+        if any(p.shape[0] != count for p in parts):
+            raise ValueError(
+                f"{type(self).__name__} expects state tensors of shape (num_layers * "
+                f"{self.num_directions}, batch, hidden) = ({count}, ...), got "
+                f"{[tuple(p.shape) for p in parts]}"
+            )
         return [tuple(p[index] for p in parts) for index in range(count)]
 
     def _join_hidden(self, finals: list[State]) -> Hidden:
