@@ -1,7 +1,7 @@
 """The schema of the root config and of its fixed groups (``trainer``, ``grad_log``, ``paths``):
-dataclasses that hold every default; every schema (those of the registered models, tasks and
-optimizers too) stored in Hydra's ConfigStore; and where the YAML config files are
-(``CONFIG_DIR``).
+dataclasses that hold every default; every schema (those of the registered models, tasks,
+optimizers and learning-rate schedules too) stored in Hydra's ConfigStore; and where the YAML
+config files are (``CONFIG_DIR``).
 
 Each YAML file under ``configs/`` names its schema first in its defaults list, so a wrong type
 (``trainer.max_steps=abc``) or an unknown key (``model.hiden_size=3``) stops at composition time
@@ -21,6 +21,7 @@ from omegaconf import MISSING
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
 from seqnet.optim import OPTIMIZER_REGISTRY
+from seqnet.optim.schedulers import SCHEDULERS
 from seqnet.resolvers import register_resolvers
 
 
@@ -50,6 +51,20 @@ class ProbeLoss(Enum):
 
 # ---------------------------------------------------------------------------- trainer
 @dataclass
+class EarlyStoppingConfig:
+    # The validation metric to watch: any val/* metric the task logs (val/loss, val/accuracy,
+    # ...); null = no early stopping.
+    metric: str | None = None
+    # min: lower is better (a loss); max: higher is better (an accuracy).
+    mode: str = "min"
+    # Validations without an improvement of more than min_delta before the run stops.
+    patience: int = 3
+    min_delta: float = 0.0
+    # Also keep checkpoints/best.pt: the checkpoint of the best validation by `metric`.
+    save_best: bool = False
+
+
+@dataclass
 class TrainerConfig:
     max_steps: int = 2000
     val_every_n_steps: int = 250
@@ -72,6 +87,7 @@ class TrainerConfig:
     threads: int | None = None
     # 32 | bf16-mixed | 16-mixed (GPU only): autocast for the forward pass.
     precision: str = "32"
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 
 # ---------------------------------------------------------------------------- grad_log
@@ -107,6 +123,7 @@ class TrainConfig:
     model: Any = MISSING
     data: Any = MISSING
     optim: Any = MISSING
+    scheduler: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     grad_log: GradLogConfig = field(default_factory=GradLogConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -129,6 +146,8 @@ def register_configs() -> None:
         cs.store(group="schema/data", name=name, node=entry.config)
     for name, entry in OPTIMIZER_REGISTRY.items():
         cs.store(group="schema/optim", name=name, node=entry.config)
+    for name, schema in SCHEDULERS.items():
+        cs.store(group="schema/scheduler", name=name, node=schema)
 
 
 register_configs()

@@ -19,3 +19,13 @@ class GradientsFileError(SeqnetError):
 
 class TrainingDiverged(SeqnetError):
     """Too many consecutive steps with a non-finite loss or gradient."""
+
+
+class Refusal(BaseException):
+    """Carries a ``SeqnetError`` out of a Hydra callback, which turns an ``Exception`` into a
+    warning and carries on; the command prints ``.error`` as its one line, ``seqnet.run`` raises
+    it."""
+
+    def __init__(self, error: SeqnetError) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from seqnet import sweep_jobs
+from seqnet.errors import ConfigError, Refusal
+from seqnet.resolvers import chosen_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +56,26 @@ def _quoted(keys: list[str]) -> str:
 
 
 class SweepRecord(Callback):
-    """Shared overrides out of the job folder names, and written once to ``sweep.yaml``; at the
-    end of the sweep, an aggregate TensorBoard run for each group of seeds.
+    """Shared overrides out of the job folder names, and written once to ``sweep.yaml``; a record
+    of each job as it ends (``seqnet.sweep_jobs``); at the end of the sweep, an aggregate
+    TensorBoard run for each group of seeds and the sweep's summary.
 
     Also creates the folder of a SQLite Optuna storage (``sqlite:///outputs/optuna/x.db``):
     SQLite does not create folders, and the study is opened before any job runs.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_jobs.last_sweep = None
+        chosen = chosen_run_dir(config)
+        if chosen is not None:
+            raise Refusal(
+                ConfigError(
+                    f"paths.run_dir={chosen} names one run's folder, and a sweep has one folder "
+                    "per job: leave paths.run_dir out (paths.output_dir=DIR moves the sweep's "
+                    "folder, outputs/multirun/<timestamp>)"
+                )
+            )
+        sweep_jobs.quiet_optuna_failures()
         shared, swept = split_overrides(sweep_overrides(config))
         shared_keys = [o.split("=", 1)[0].lstrip("+~") for o in shared]
         excluded = list(config.hydra.job.config.override_dirname.exclude_keys)
@@ -75,12 +93,27 @@ class SweepRecord(Callback):
         (sweep_dir / SWEEP_RECORD).write_text(header + OmegaConf.to_yaml(record))
         make_sqlite_folder(OmegaConf.select(config, "hydra.sweeper.storage"))
 
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if OmegaConf.select(config, "hydra.mode") != RunMode.MULTIRUN:  # a single run
+            return
+        returned = job_return._return_value
+        sweep_jobs.record_job(config.hydra, job_return.status == JobStatus.COMPLETED, returned)
+        limit = OmegaConf.select(config, "hydra.sweeper.max_failure_rate", default=1.0)
+        if isinstance(returned, sweep_jobs.FailedJob) and limit < 1.0:
+            # The Optuna sweeper stops at its max_failure_rate only on jobs marked failed.
+            job_return.status = JobStatus.FAILED
+            job_return._return_value = sweep_jobs.JobFailed(returned.error)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Groups of runs that differ only in their seed get an aggregate TensorBoard run each
-        (``seqnet.tblog.aggregate``: median and spread, CUSTOM SCALARS margin charts)."""
+        (``seqnet.tblog.aggregate``: median and spread, CUSTOM SCALARS margin charts); the jobs'
+        records make the summary (``sweep_jobs.last_sweep``)."""
         from seqnet.tblog.aggregate import aggregate_sweep
 
-        aggregate_sweep(Path(str(config.hydra.sweep.dir)))
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        aggregate_sweep(sweep_dir)
+        jobs = sweep_jobs.read_jobs(sweep_dir)
+        sweep_jobs.last_sweep = sweep_jobs.SweepEnd(sweep_dir, jobs, sweep_jobs.direction(config))
 
 
 def make_sqlite_folder(storage: Any) -> None:

@@ -24,9 +24,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from seqnet import sweep_jobs
 from seqnet.config import CONFIG_DIR, CONFIG_NAME
-from seqnet.errors import SeqnetError, TrainingDiverged
+from seqnet.errors import Refusal, SeqnetError, TrainingDiverged
 from seqnet.plugins import PluginError, load_plugins
+from seqnet.reporting import report_error, report_warning
+from seqnet.resolvers import check_one_run_folder
+from seqnet.sweep_jobs import FailedJob
 from seqnet.training.distributed import agree_on_run_time, env_rank, leave_process_group
 from seqnet.training.loop import train
 from seqnet.training.preemption import Preempted
@@ -36,37 +40,42 @@ log = logging.getLogger("seqnet")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
-def run(cfg: DictConfig) -> float:
+def run(cfg: DictConfig) -> float | FailedJob:
     in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     if cfg.trainer.threads is None:
         cfg.trainer.threads = threads_per_job()
     try:
+        if HydraConfig.initialized():
+            check_one_run_folder(cfg, HydraConfig.get().runtime.output_dir)
         load_plugins()  # again in case a launcher runs this job in a fresh process
         metrics = train(cfg)
         if in_sweep:
             check_metric(metrics)
     except Preempted as e:
-        log.warning("%s", e)
-        print(f"seqnet-train: {e}", file=sys.stderr)
+        report_warning(str(e))
         e.hand_over()  # submitit requeues the job; otherwise exit with 128 + the signal
     except SeqnetError as e:
-        if in_sweep:
-            raise  # the sweeper marks this job failed (an Optuna trial: FAIL) and goes on
-        log.error("%s", e)
-        print(f"seqnet-train: error: {e}", file=sys.stderr)
-        sys.exit(1)
+        if not in_sweep:
+            report_error(e)
+            sys.exit(1)
+        # The job's one line; the sweep goes on (an Optuna trial: FAIL) and its summary lists
+        # the job (seqnet.sweep_jobs).
+        report_error(e, sweep_jobs.job_label(HydraConfig.get()))
+        return FailedJob(str(e))
     run_dir = Path(cfg.paths.run_dir)
     if env_rank() > 0:
         return metrics["val/loss"]  # under torchrun, rank 0 reports
     results = ", ".join(f"{k} {v:.5g}" for k, v in metrics.items() if "/" in k)
     log.info("finished at step %d: %s", metrics["step"], results)  # train.log keeps the result
-    tests = "".join(f"\n{k} {v:.5g}" for k, v in metrics.items() if k.startswith("test/"))
+    shown = [k for k in metrics if k.startswith(("val/", "test/")) and k != "val/loss"]
+    others = "".join(f"\n{k} {metrics[k]:.5g}" for k in shown)  # every val and test metric
+    stopped = f"\nstopped early: {metrics['stop_reason']}" if metrics.get("stopped_early") else ""
+    view = "" if in_sweep else f"\nview it:       tensorboard --logdir {cfg.paths.output_dir}"
     print(
-        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{tests}"
-        f"\nrun directory: {run_dir}"
-        f"\nview it:       tensorboard --logdir {cfg.paths.output_dir}"
+        f"\nval/loss {metrics['val/loss']:.5g} after {metrics['step']} steps{others}{stopped}"
+        f"\nrun directory: {run_dir}{view}"
     )
-    return metrics["val/loss"]
+    return metrics[sweep_jobs.OBJECTIVE]
 
 
 def check_metric(metrics: dict) -> None:
@@ -111,8 +120,16 @@ def main() -> None:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
     try:
         run()
+    except Refusal as refusal:  # a sweep refused before any job (seqnet.sweeps.SweepRecord)
+        report_error(refusal.error)
+        sys.exit(1)
     finally:
         leave_process_group()
+    ended = sweep_jobs.last_sweep
+    if ended is not None and env_rank() == 0:
+        print(f"\n{ended.summary()}")
+        if ended.failed:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``seqnet.run``: one run from Python, composed and placed as seqnet-train does (with a user's
-config_dir and the example plugin), leaving the caller's Hydra and logging alone; sweeps and bad
-arguments are refused, and the loop's errors are raised once."""
+config_dir and the example plugin), leaving the caller's Hydra and logging alone; a sweep with
+``multirun=True`` (one result per job, a failed job's error in its result), refused without it
+with advice that applies; bad arguments are refused, and the loop's errors are raised once."""
 
 from __future__ import annotations
 
@@ -81,13 +82,52 @@ def test_run_with_own_primary_config_leaves_the_callers_hydra_and_logging_alone(
     assert logging.getLogger().handlers == root_handlers
 
 
-def test_run_refuses_sweeps_and_bad_arguments() -> None:
-    with pytest.raises(ConfigError, match=r"experiment=vanishing is a sweep \(hydra.mode=MULTIRUN"):
+def test_run_refuses_sweeps_and_bad_arguments(tmp_path: Path) -> None:
+    advice = "seqnet.run(overrides, multirun=True) runs it and returns one RunResult per job"
+    with pytest.raises(ConfigError) as excinfo:  # once Hydra's "add --multirun"
+        seqnet.run(["model=rnn,gru", "seed=1"])
+    assert str(excinfo.value) == (
+        f"seqnet.run trains one config, but model=rnn,gru is a sweep: {advice}"
+    )
+    with pytest.raises(ConfigError) as excinfo:
         seqnet.run(["experiment=vanishing"])
+    assert str(excinfo.value) == (
+        f"seqnet.run trains one config, but experiment=vanishing (hydra.mode=MULTIRUN) is a sweep: "
+        f"{advice}"
+    )
+    with pytest.raises(ConfigError, match=r"^seqnet.run\(multirun=True\) runs the jobs one after "):
+        seqnet.run(["seed=1,2", "hydra/launcher=joblib"], multirun=True)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as excinfo:  # refused before any job
+        seqnet.run(["seed=1,2", f"paths.output_dir={out}", "paths.run_dir=x"], multirun=True)
+    assert str(excinfo.value).startswith("paths.run_dir=x names one run's folder, and a sweep ")
+    assert not out.exists()
     with pytest.raises(TypeError, match=r"seqnet.run\(\['model=gru'\]\)"):
         seqnet.run("model=gru")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"^config_dir=nowhere is not a folder"):
         seqnet.run([], config_dir="nowhere")
+
+
+@pytest.mark.slow
+def test_run_a_sweep_returns_one_result_per_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    root_handlers = list(logging.getLogger().handlers)
+    tiny = [o for o in TINY if not o.startswith("data.seq_len")]
+    tiny += ["trainer.max_steps=2", "grad_log.every_n_steps=0"]
+    first, second = seqnet.run(["data.seq_len=1,12", *tiny], multirun=True)
+    (sweep,) = (tmp_path / "outputs" / "multirun").iterdir()
+    assert (first.run_dir, second.run_dir) == (sweep / "data.seq_len=1", sweep / "data.seq_len=12")
+    message = "the adding problem needs data.seq_len >= 2 (one marker per half), got 1"
+    assert isinstance(first.error, ConfigError) and str(first.error) == message
+    assert (first.metrics, first.config["data"]["seq_len"]) == ({}, 1)
+    assert second.error is None
+    assert second.metrics == json.loads((second.run_dir / "metrics.json").read_text())
+    assert (second.metrics["step"], second.config["paths"]["run_dir"]) == (2, str(second.run_dir))
+    assert (second.run_dir / "train.log").is_file()
+    assert logging.getLogger().handlers == root_handlers  # Hydra's logging left as it was
+    assert message not in capfd.readouterr().err  # in the result, not printed
 
 
 @pytest.mark.slow

@@ -11,11 +11,15 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from conftest import TINY
-from helpers.processes import run_train, seqnet_env, start_train
+from helpers.processes import seqnet_env, seqnet_train, start_train
 from helpers.runs import only_child
+from seqnet.sweep_jobs import FailedJob, read_jobs
+from seqnet.sweeps import SweepRecord
 
 
 def metrics(run_dir: Path) -> dict:
@@ -66,11 +70,28 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
         "trainer.max_steps=3",  # short trials: diverging stops at step 3 all the same
         "grad_log.every_n_steps=0",
     ]
-    run_train(tmp_path, *search, "paths.output_dir=out")
+    first_sweep = seqnet_train(tmp_path, *search, "paths.output_dir=out")
+    assert first_sweep.returncode == 1  # a trial failed: the summary says so, then status 1
     db = tmp_path / "out" / "optuna" / "seqnet.db"  # the default storage
     first = trials(db)
-    run_train(tmp_path, *search, "paths.output_dir=out")  # the same command continues the study
+    seqnet_train(tmp_path, *search, "paths.output_dir=out")  # the same command continues it
     both = trials(db)
+    # The failed trial's one line, once (not again as Optuna's "Failed experiment" warning).
+    diverged = "loss or gradient was NaN/inf for 2 steps in a row"
+    (line,) = [x for x in first_sweep.stderr.splitlines() if diverged in x]
+    head, job = "seqnet-train: error: ", " [job #0: 0_optim.lr=1e+30]"
+    assert line.startswith(head + diverged) and line.endswith(job)
+    assert "Failed experiment" not in first_sweep.stdout + first_sweep.stderr
+    sweep = sorted((tmp_path / "out" / "multirun").iterdir())[0].relative_to(tmp_path)
+    summary = first_sweep.stdout.rstrip().splitlines()[-6:]
+    assert summary[:2] == [
+        f"sweep {sweep}: 2 of 3 jobs finished, 1 failed",
+        f"  #0 0_optim.lr=1e+30  failed: {line[len(head) : -len(job)]}",
+    ]
+    assert summary[-2:] == [
+        "best by val/loss (minimize): #1 1_optim.lr=0.001",  # the first of two equal values
+        f"view it: tensorboard --logdir {sweep}",
+    ]
 
     assert both[:3] == first
     assert [t[0] for t in both] == list(range(6))
@@ -95,6 +116,24 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
         "0_optim.lr=1e+30",
         "1_optim.lr=0.001",
         "2_optim.lr=0.001",
+        "jobs.jsonl",
         "optimization_results.yaml",
         "sweep.yaml",
     ]
+
+
+def test_a_failed_job_counts_against_optunas_max_failure_rate(tmp_path: Path) -> None:
+    """A job that printed its error returns a FailedJob (the sweep goes on); with a
+    max_failure_rate below 1 it is marked failed, so that Optuna's limit still stops a search."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    for limit, status in ((1.0, JobStatus.COMPLETED), (0.5, JobStatus.FAILED)):
+        config = OmegaConf.create(
+            {"hydra": {"mode": RunMode.MULTIRUN, "sweeper": {"max_failure_rate": limit},
+                       "sweep": {"dir": str(sweep)}, "job": {"num": 0},
+                       "runtime": {"output_dir": str(sweep / "0_x")}}}
+        )  # fmt: skip
+        job = JobReturn(status=JobStatus.COMPLETED, _return_value=FailedJob("bad value"))
+        SweepRecord().on_job_end(config, job)
+        assert job.status == status
+    assert [(j.num, j.folder, j.error) for j in read_jobs(sweep)] == [(0, "0_x", "bad value")]

@@ -49,7 +49,36 @@ ERRORS = {
         "trainer.clip_grad_norm=0.0 must be > 0, or null to turn clipping off",
     ),
     "max_steps": (["trainer.max_steps=0"], "trainer.max_steps=0 must be a positive integer"),
-    "lr": (["optim.lr=-0.001"], "optim.lr=-0.001 must be >= 0"),
+    "lr": (["optim.lr=-0.001"], "optim.lr=-0.001 must be >= 0 (e.g. optim.lr=0.001)"),
+    # optimizer values: one line naming the key and a working value, not a torch traceback
+    "lr_inf": (["optim.lr=inf"], "optim.lr=inf must be finite and >= 0 (e.g. optim.lr=0.001)"),
+    "lr_nan": (["optim.lr=nan"], "optim.lr=nan must be finite and >= 0 (e.g. optim.lr=0.001)"),
+    "betas": (
+        ["optim.betas=[2,3]"],
+        "optim.betas=[2.0, 3.0] must each be in [0, 1) (e.g. optim.betas=[0.9,0.999])",
+    ),
+    "beta_one": (
+        ["optim.betas=[0.9,1.0]"],
+        "optim.betas=[0.9, 1.0] must each be in [0, 1) (e.g. optim.betas=[0.9,0.999])",
+    ),
+    "momentum": (
+        ["optim=sgd", "optim.momentum=-1"],
+        "optim.momentum=-1.0 must be >= 0 (e.g. optim.momentum=0.9, or 0 for none)",
+    ),
+    "weight_decay": (
+        ["optim.weight_decay=-1"],
+        "optim.weight_decay=-1.0 must be >= 0 (e.g. optim.weight_decay=0.01, or 0 for none)",
+    ),
+    "eps_nan": (["optim.eps=nan"], "optim.eps=nan must be finite and > 0 (e.g. optim.eps=1e-8)"),
+    "rmsprop_alpha": (
+        ["optim=rmsprop", "optim.alpha=inf"],
+        "optim.alpha=inf must be finite and in [0, 1) (e.g. optim.alpha=0.99)",
+    ),
+    "nesterov": (
+        ["optim=sgd", "optim.nesterov=true"],
+        "optim.nesterov=true needs optim.momentum > 0 and no dampening (e.g. "
+        "optim.momentum=0.9), or optim.nesterov=false",
+    ),
     "grad_log_every": (
         ["grad_log.every_n_steps=-1"],
         "grad_log.every_n_steps=-1 must be >= 0 (0 = off)",

@@ -163,6 +163,12 @@ HISTORY_CASES = {
     "val_seed": ("data.val_seed=99", False, "data.val_seed: 1234 -> 99"),
     "probe_size": ("grad_log.batch_size=4", False, "grad_log.batch_size: 8 -> 4"),
     "dtype": ("grad_log.dtype=float64", False, "grad_log.dtype: float32 -> float64"),
+    # How often profiles are taken is no probe-batch setting: only seq_len is listed.
+    "seq_len_and_every_n_steps": (
+        "data.seq_len=20 grad_log.every_n_steps=6",
+        False,
+        "data.seq_len: 12 -> 20",
+    ),
 }
 
 
@@ -183,7 +189,7 @@ def test_gradient_history_after_a_resume_with_changed_settings(first, tmp_path, 
         assert "starts fresh" not in caplog.text
     else:
         assert steps.tolist() == [6, 9]  # measured by this run only
-        T = 20 if case == "seq_len" else 12
+        T = 20 if case.startswith("seq_len") else 12
         assert norms["h_l0"].shape == (2, T)
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1 and "\n" not in warnings[0]
@@ -228,8 +234,8 @@ def test_checkpoint_of_another_task_shape_is_one_line(first):
     assert str(excinfo.value) == (
         "the checkpoint's model does not fit this run's task (size mismatch for encoder.weight: "
         "copying a param with shape torch.Size([32, 2]) from checkpoint, the shape in current "
-        "model is torch.Size([32, 3])); it was trained with data.name=adding: resume with that "
-        "task"
+        "model is torch.Size([32, 3])); resume with the checkpoint's task: data=adding "
+        "data.batch_size=8 data.val_size=32 data.seq_len=12"
     )
 
 

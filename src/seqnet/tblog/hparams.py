@@ -1,14 +1,14 @@
 """Flat hyperparameters for TensorBoard's HPARAMS dashboard.
 
 TensorBoard takes its HPARAMS columns from the first run it reads, so every run logs the same
-key set: the fields of every registered model, task and optimizer schema, with ``"n/a"`` for
-those that the run's own choice does not have; and the same metric columns, those of every
-registered task (``all_metric_tags``).
+key set: the fields of every registered model, task, optimizer and lr schedule schema, with
+``"n/a"`` for those that the run's own choice does not have; and the same metric columns, those
+of every registered task (``all_metric_tags``).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -17,10 +17,11 @@ from seqnet.config import GradLogConfig, TrainerConfig
 from seqnet.data import TASK_REGISTRY
 from seqnet.models import MODEL_REGISTRY
 from seqnet.optim import OPTIMIZER_REGISTRY
+from seqnet.optim.schedulers import SCHEDULERS
 
 HParamValue = int | float | str | bool
 NOT_APPLICABLE = "n/a"
-_GROUPS = ("model", "data", "optim", "trainer", "grad_log")
+_GROUPS = ("model", "data", "optim", "scheduler", "trainer", "grad_log")
 
 
 def flatten(tree: dict[str, Any], prefix: str = "", sep: str = "/") -> dict[str, Any]:
@@ -47,18 +48,27 @@ def all_hparam_keys() -> list[str]:
         "model": [e.config for e in MODEL_REGISTRY.values()],
         "data": [e.config for e in TASK_REGISTRY.values()],
         "optim": [e.config for e in OPTIMIZER_REGISTRY.values()],
+        "scheduler": list(SCHEDULERS.values()),
         "trainer": [TrainerConfig],
         "grad_log": [GradLogConfig],
     }
-    keys = {
-        f"{group}/{f.name}"
-        for group, classes in schemas.items()
-        for cls in classes
-        for f in fields(cls)
-        if f.name != "_partial_"
-    }
+    keys = {key for group, classes in schemas.items() for c in classes for key in _keys(c, group)}
     # n: how many runs a row stands for (1; an aggregate run of a group of seeds, its n).
     return [*sorted(keys), "seed", "n"]
+
+
+def _keys(cls: type, prefix: str) -> list[str]:
+    """``prefix/field`` for each field of the dataclass ``cls``, nested ones flattened."""
+    keys = []
+    for f in fields(cls):
+        if f.name == "_partial_":
+            continue
+        nested = f.default_factory  # type: ignore[misc]
+        if isinstance(nested, type) and is_dataclass(nested):
+            keys.extend(_keys(nested, f"{prefix}/{f.name}"))
+        else:
+            keys.append(f"{prefix}/{f.name}")
+    return keys
 
 
 def all_metric_tags() -> list[str]:

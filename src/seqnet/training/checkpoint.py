@@ -101,8 +101,20 @@ def model_mismatch(checkpoint: dict[str, Any], error: RuntimeError) -> Checkpoin
     (``resume.check_resumable`` has compared the model settings, so the task's shape differs)."""
     details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
     first = (details[0] if details else str(error)).rstrip(".")
-    trained_on = checkpoint["config"].get("data", {}).get("name")
     return CheckpointError(
-        f"the checkpoint's model does not fit this run's task ({first}); it was trained with "
-        f"data.name={trained_on}: resume with that task"
+        f"the checkpoint's model does not fit this run's task ({first}); resume with the "
+        f"checkpoint's task: {' '.join(task_overrides(checkpoint['config'].get('data', {})))}"
     )
+
+
+def task_overrides(saved: dict[str, Any]) -> list[str]:
+    """``data=<task>`` and the checkpoint's ``data.*`` values that differ from its defaults."""
+    from seqnet.data import TASK_REGISTRY
+    from seqnet.training.suggest import choice_overrides
+
+    entry = TASK_REGISTRY.get(saved.get("name"))
+    defaults = None
+    if entry is not None:
+        node = OmegaConf.structured(entry.config)
+        defaults = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    return choice_overrides("data", saved, defaults)

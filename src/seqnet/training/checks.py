@@ -6,6 +6,9 @@ from omegaconf import DictConfig
 
 from seqnet.data import Task
 from seqnet.errors import ConfigError
+from seqnet.optim.checks import check_optimizer
+from seqnet.training.early_stopping import check_early_stopping
+from seqnet.training.lr_schedule import check_schedule
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -35,8 +38,9 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.clip_grad_norm={t.clip_grad_norm} must be > 0, or null to turn clipping off"
         )
-    if cfg.optim.lr < 0:  # 0 is allowed: a fixed model measured over many steps
-        raise ConfigError(f"optim.lr={cfg.optim.lr} must be >= 0")
+    check_optimizer(cfg.optim)  # lr >= 0 (0: a fixed model measured over many steps), ...
+    check_schedule(cfg)
+    check_early_stopping(cfg)
 
 
 def check_probe_batch(task: Task, gcfg: DictConfig) -> None:

@@ -109,12 +109,13 @@ class GradientMonitor:
         self.store.append(profile)
         log_profile(self.writer, profile, self.cfg.depth_points, self.cfg.horizon_threshold)
 
-    def save(self, step: int) -> None:
+    def save(self, step: int, final: bool = False) -> None:
         """Write gradients.npz (with each checkpoint, so a preempted run keeps its profiles);
-        draw the heatmaps once, at the last step (matplotlib costs ~0.1 s a figure)."""
+        draw the heatmaps once, at the last step (matplotlib costs ~0.1 s a figure), or at the
+        ``final`` one of a run stopped early."""
         if not self.store.profiles:
             return
         self.store.save()
-        if step == self.max_steps:
+        if step == self.max_steps or final:
             matrices = {q: self.store.matrix(q) for q in self.quantities}
             log_heatmaps(self.writer, self.store.steps, matrices, self.store.dtype, step)

@@ -1,6 +1,6 @@
-"""The training loop, top to bottom: set up, then get batch, forward, backward, clip, step, log,
-validate, checkpoint. Gradient profiles are measured at step 0, every ``grad_log.every_n_steps``
-and at the last step (``GradientMonitor``).
+"""The training loop, top to bottom: set up, then get batch, forward, backward, clip, step, the
+next learning rate, log, validate (early stopping), checkpoint. Gradient profiles are measured
+at step 0, every ``grad_log.every_n_steps`` and at the last step (``GradientMonitor``).
 
 Set-up lives in small functions named for what they build (``training/build.py``), resuming in
 one object (``training/resume.py``), evaluation in ``training/evaluation.py`` and the per-step
@@ -40,8 +40,10 @@ from seqnet.training.distributed import (
     seed_rank_generator,
     shard,
 )
+from seqnet.training.early_stopping import EarlyStopping, best_checkpoint
 from seqnet.training.evaluation import evaluate, evaluate_test_set
 from seqnet.training.gradient_monitor import GradientMonitor
+from seqnet.training.lr_schedule import build_schedule
 from seqnet.training.precision import MixedPrecision
 from seqnet.training.preemption import StopSignals
 from seqnet.training.resume import Resume
@@ -71,10 +73,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     task, model = build_task_and_model(cfg, device)
     check_probe_batch(task, cfg.grad_log)
     optimizer = instantiate(cfg.optim)(model.parameters())
+    schedule = build_schedule(cfg, optimizer)  # scheduler=...; None: a constant optim.lr
+    stopper = EarlyStopping(tcfg.early_stopping)  # off unless trainer.early_stopping.metric
     carried = CarriedState(task, device)  # truncated BPTT: the state between batches
     counters = Counters()
     if resume:  # weights, optimizer, loss scaler, RNG states, counters and carried state
-        counters = resume.restore(model, optimizer, precision, carried, ranks)
+        counters = resume.restore(model, optimizer, precision, carried, ranks, schedule, stopper)
     seed_rank_generator(cfg.seed, counters.step, ranks)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
     writer = open_writer(cfg, run_dir, ranks, hparams=not resume.in_place)
@@ -84,15 +88,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     grads.continue_history(resume, cfg)  # a resumed run's earlier profiles, where comparable
     ckpt_file = own_checkpoint(run_dir)
 
-    def save(step: int) -> None:
+    def save(step: int, path: Path = ckpt_file, final: bool = False) -> None:
         carried_state = gather_state_rows(carried.state, ranks)  # every rank takes part
         if not ranks.is_main:
             return
         payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
         payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
-        save_checkpoint(ckpt_file, payload)
-        grads.save(step)  # gradient files follow the checkpoint, so a preempted run keeps them
-        writer.flush()
+        payload["scheduler"] = schedule.state_dict() if schedule is not None else None
+        payload["early_stopping"] = stopper.state_dict()
+        save_checkpoint(path, payload)
+        if path == ckpt_file:
+            grads.save(step, final)  # gradient files follow the checkpoint (a preempted run)
+            writer.flush()
 
     # ---- the loop -------------------------------------------------------------------------
     # Read once: an OmegaConf attribute lookup costs microseconds, and these are used every step.
@@ -114,6 +121,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             if grads.due(step):
                 grads.measure(step)  # step 0 is measured before any update
 
+            lr = optimizer.param_groups[0]["lr"]  # this update's (train/lr)
             x, y = shard(task.train_batch(seed, step), ranks)
             with precision.autocast():
                 pred, final_state = model(x, carried.initial(step), targets=y)
@@ -146,6 +154,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     writer.scalars({"train/nonfinite_steps": counters.nonfinite_steps}, step + 1)
                     writer.close()
                     raise diverged(consecutive_nonfinite, step + 1, ckpt_file)
+            if schedule is not None:
+                schedule.step()  # the next update's lr: warm-up, then scheduler=...
 
             done = counters.step = step + 1
             throughput.tick()
@@ -158,7 +168,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                         "train/grad_norm_clipped": min(norm_value, clip) if clip else norm_value,
                         "train/clipped_fraction": counters.clipped_steps / done,
                         "train/nonfinite_steps": counters.nonfinite_steps,
-                        "train/lr": optimizer.param_groups[0]["lr"],
+                        "train/lr": lr,
                         "train/steps_per_sec": rate,
                         **precision.scalars(),
                     },
@@ -171,10 +181,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 with precision.autocast():
                     val_metrics = evaluate(model, task)
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
-            if done == max_steps and grads.enabled:
+                log.info("validation at step %d: %s", done, metric_line(val_metrics, "val/"))
+                if schedule is not None:
+                    schedule.validated(val_metrics)  # scheduler=plateau: on scheduler.monitor
+                if stopper.update(done, val_metrics) and stopper.save_best:
+                    save(done, best_checkpoint(run_dir))  # the best validation so far
+            last = done == max_steps or stopper.stopped
+            if last and grads.enabled:
                 grads.measure(done)  # the last step, after the final update
-            if done % ckpt_every == 0 or done == max_steps or stop:
-                save(done)
+            if done % ckpt_every == 0 or last or stop:
+                save(done, final=last)
+            if stopper.stopped:  # early stopping: checkpoint written, the run is done
+                log.info("stopped early at step %d: %s", done, stopper.reason)
+                break
             if stop and done < max_steps:  # preempted: checkpoint written, hand over
                 writer.close()
                 raise signals.preempted(done, ckpt_file)
@@ -183,7 +202,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if not val_metrics:  # resumed at or past max_steps: nothing trained, still report
         with precision.autocast():  # as every other evaluation of this run
             val_metrics = evaluate(model, task)
-    final_step = max(counters.step, max_steps)
+    final_step = counters.step if stopper.stopped else max(counters.step, max_steps)
     with precision.autocast():
         test_metrics = evaluate_test_set(model, task, writer, final_step)
     writer.scalars({f"final/val_{k}": v for k, v in val_metrics.items()}, final_step)
@@ -194,7 +213,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         step=final_step,
         nonfinite_steps=counters.nonfinite_steps,
         clipped_steps=counters.clipped_steps,
+        **stopper.summary(),  # with early stopping: stopped_early, best_step, best_value
     )
     if ranks.is_main:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def metric_line(metrics: dict[str, float], prefix: str = "") -> str:
+    """``val/loss 0.1234, val/accuracy 0.5``: every metric, for the log."""
+    return ", ".join(f"{prefix}{k} {v:.6g}" for k, v in metrics.items())

@@ -33,13 +33,23 @@ from seqnet.training.checkpoint import (
     own_checkpoint,
 )
 from seqnet.training.distributed import Ranks, state_rows
+from seqnet.training.early_stopping import EarlyStopping, stopped_early
+from seqnet.training.lr_schedule import LrSchedule, check_same_schedule
 from seqnet.training.precision import MixedPrecision
 from seqnet.training.seeding import set_rng_state
+from seqnet.training.suggest import choice_overrides, override
 
 log = logging.getLogger(__name__)
 
 #: Model keys that choose how a model runs, not what it computes: they may change on resume.
 RUNTIME_MODEL_KEYS = ("backend",)
+#: Settings that change neither the probe batch nor how its gradients are measured.
+NOT_PROBE_SETTINGS = (
+    "data.batch_size",
+    "grad_log.every_n_steps",
+    "grad_log.depth_points",
+    "grad_log.horizon_threshold",
+)
 
 
 class Resume:
@@ -75,10 +85,13 @@ class Resume:
         return None if self.path is None else self.path.parent.parent
 
     def changed_settings(self, cfg: DictConfig) -> list[str]:
-        """The ``data`` and ``grad_log`` settings this run changes from the checkpoint's."""
+        """The settings of the probe batch and of how it is measured (``data``, bar the
+        training batch size, and ``grad_log``'s ``batch_size``, ``dtype`` and ``loss``) that
+        this run changes from the checkpoint's."""
         if self.checkpoint is None:
             return []
-        return changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
+        changes = changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
+        return [c for c in changes if c.split(":")[0] not in NOT_PROBE_SETTINGS]
 
     @property
     def step(self) -> int:
@@ -91,10 +104,13 @@ class Resume:
         precision: MixedPrecision,
         carried: CarriedState,
         ranks: Ranks,
+        schedule: LrSchedule | None = None,
+        stopper: EarlyStopping | None = None,
     ) -> Counters:
-        """Put back the model, optimizer, loss-scaler and RNG states and this rank's carried
-        state; returns the loop's counters. (The gradient history follows once the run's folder
-        is entered: ``GradientMonitor.continue_history``.)"""
+        """Put back the model, optimizer, lr schedule, loss-scaler and RNG states, the early
+        stopping record and this rank's carried state; returns the loop's counters. (The
+        gradient history follows once the run's folder is entered:
+        ``GradientMonitor.continue_history``.)"""
         assert self.checkpoint is not None and self.path is not None
         checkpoint = self.checkpoint
         log.info("resuming from %s at step %d", self.path, self.step)
@@ -102,7 +118,11 @@ class Resume:
             model.load_state_dict(checkpoint["model"])
         except RuntimeError as e:  # another task's input or output size: other encoder/head
             raise model_mismatch(checkpoint, e) from e
-        restore_optimizer(optimizer, checkpoint["optimizer"])
+        restore_optimizer(optimizer, checkpoint["optimizer"], schedule)
+        if schedule is not None:  # check_resumable: the checkpoint's schedule, continued
+            schedule.load_state_dict(checkpoint["scheduler"])
+        if stopper is not None:
+            stopper.load_state_dict(checkpoint.get("early_stopping"), self.in_place)
         precision.load_state_dict(checkpoint.get("grad_scaler", {}))
         set_rng_state(checkpoint["rng"])
         warn_if_cudnn_dropout(model, next(model.parameters()).device)
@@ -114,16 +134,22 @@ class Resume:
         )
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, state: dict[str, Any], schedule: LrSchedule | None = None
+) -> None:
     """The optimizer's state (moments, step counts) from the checkpoint, its settings (lr,
     betas, momentum, ...) from this run's config: ``load_state_dict`` would bring back the saved
-    ones, so the configured values are put back afterwards and each change is logged."""
+    ones, so the configured values are put back afterwards and each change is logged (not
+    those a schedule sets: it puts back its own)."""
+    scheduled = schedule.driven if schedule is not None else []
     configured = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     optimizer.load_state_dict(state)
     for group, settings in zip(optimizer.param_groups, configured, strict=True):
         for key, value in settings.items():
             saved = group.get(key)
             group[key] = value
+            if key in scheduled:
+                continue
             if repr(saved) != repr(value):  # repr: tuples and lists, tensors, None compare
                 log.info("optim.%s: %s in the checkpoint, %s from now on", key, saved, value)
 
@@ -131,13 +157,15 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -
 def finished_metrics(checkpoint: dict[str, Any], run_dir: Path, max_steps: int) -> Any:
     """The metrics of a run already finished in ``run_dir``, or None when there is work left."""
     metrics_file = run_dir / "metrics.json"
-    if int(checkpoint["step"]) < max_steps or not metrics_file.is_file():
+    stopped = stopped_early(checkpoint)  # trainer.early_stopping ended it: finished too
+    if (int(checkpoint["step"]) < max_steps and not stopped) or not metrics_file.is_file():
         return None
     try:
         metrics = json.loads(metrics_file.read_text())
     except ValueError:
         return None  # cut off while written: finish again (nothing is trained past max_steps)
-    log.info("%s already finished at step %d; nothing to do", run_dir, checkpoint["step"])
+    how = f" (stopped early: {metrics.get('stop_reason')})" if stopped else ""
+    log.info("%s already finished at step %d%s; nothing to do", run_dir, checkpoint["step"], how)
     return metrics
 
 
@@ -149,7 +177,8 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> 
     if saved_target != current_target:  # the learning rate etc. may change; the class may not
         raise CheckpointError(
             f"checkpoint {path} was trained with {saved_target}, this run asks "
-            f"for {current_target}; choose the same optim=..."
+            f"for {current_target}; resume with the checkpoint's optimizer: "
+            f"optim={optim_choice(saved_target)}"
         )
     current = OmegaConf.to_container(cfg.model, resolve=True, enum_to_str=True)
     saved_model = {k: v for k, v in saved["model"].items() if k not in RUNTIME_MODEL_KEYS}
@@ -158,11 +187,37 @@ def check_resumable(checkpoint: dict[str, Any], cfg: DictConfig, path: Path) -> 
         diff = sorted(
             k for k in set(saved_model) | set(current) if saved_model.get(k) != current.get(k)
         )
-        wanted = " ".join(f"model.{k}={saved_model.get(k)}" for k in diff)
+        wanted = " ".join(model_overrides(saved_model, current))
         raise CheckpointError(
             f"checkpoint {path} holds a different model ({', '.join(diff)} "
             f"differ); resume with the checkpoint's settings: {wanted}"
         )
+    check_same_schedule(saved, cfg, path)
+
+
+def model_overrides(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The overrides that give this run the checkpoint's model: its choice (``model=gru``) when
+    that differs, then each key whose value differs from that choice's defaults."""
+    from seqnet.models import MODEL_REGISTRY
+
+    if saved.get("name") == current.get("name"):
+        return [override(f"model.{k}", v) for k, v in saved.items() if current.get(k) != v]
+    entry = MODEL_REGISTRY.get(saved.get("name"))
+    defaults = None
+    if entry is not None:
+        node = OmegaConf.structured(entry.config)
+        defaults = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+    return choice_overrides("model", saved, defaults, skip=RUNTIME_MODEL_KEYS)
+
+
+def optim_choice(target: str | None) -> str:
+    """The ``optim=<name>`` choice whose optimizer class is ``target``."""
+    from seqnet.optim import OPTIMIZER_REGISTRY
+
+    for name, entry in OPTIMIZER_REGISTRY.items():
+        if entry.config._target_ == target:
+            return name
+    return "..."
 
 
 def changed_settings(saved: dict[str, Any], cfg: DictConfig, groups: tuple[str, ...]) -> list[str]:

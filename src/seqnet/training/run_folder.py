@@ -123,7 +123,7 @@ def enter(folder: Path, ckpt_path: str | None) -> None:
     )
     raise RunFolderTaken(
         f"run folder {str(folder)!r} belongs to another run{by}; write this run into a new "
-        "folder (another paths.run_dir, or no hydra.run.dir for a new timestamped one), or "
+        "folder (paths.run_dir=ANOTHER_DIR, or no paths.run_dir for a new timestamped one), or "
         f"continue that run by resuming from its checkpoint: ckpt_path={folder}/checkpoints/last.pt"
     )
 
