@@ -2,7 +2,8 @@
 
 From Python: ``seqnet.run(["model=gru"])`` trains one run and returns a ``RunResult`` (its
 folder, metrics and config); ``seqnet.load_gradients(path)`` reads a run's ``gradients.npz``;
-``seqnet.compare_runs(folders)`` gives the grouped table of ``seqnet-compare`` (a DataFrame).
+``seqnet.compare_runs(folders)`` gives the grouped table of ``seqnet-compare`` (a DataFrame);
+``seqnet.scalars(run_dir)`` every TensorBoard scalar of a run (a DataFrame).
 All are imported on first use, so ``import seqnet`` stays light for the small commands.
 """
 
@@ -19,12 +20,14 @@ _LAZY = {
     "RunResult": "seqnet.runner",
     "load_gradients": "seqnet.gradients",
     "compare_runs": "seqnet.analysis",
+    "scalars": "seqnet.analysis.scalars",
 }
 
-__all__ = ["RunResult", "__version__", "compare_runs", "load_gradients", "run"]
+__all__ = ["RunResult", "__version__", "compare_runs", "load_gradients", "run", "scalars"]
 
 if TYPE_CHECKING:
     from seqnet.analysis import compare_runs
+    from seqnet.analysis.scalars import scalars
     from seqnet.gradients import load_gradients
     from seqnet.runner import RunResult, run
 

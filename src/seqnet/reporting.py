@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import suppress
+
+from seqnet.errors import OutputError
 
 PROG = "seqnet-train"
 log = logging.getLogger("seqnet")
@@ -26,11 +29,13 @@ def report_error(error: BaseException | str, job: str = "") -> None:
     """``seqnet-train: error: <message>`` (`` [<job>]`` after it in a sweep) on stderr, and the
     message in ``train.log``."""
     line = f"{error}" + (f" [{job}]" if job else "")
-    log_to_files(logging.ERROR, line)
+    with suppress(OutputError):  # train.log may be what cannot be written
+        log_to_files(logging.ERROR, line)
     print(f"{PROG}: error: {line}", file=sys.stderr)
 
 
 def report_warning(message: str) -> None:
     """``seqnet-train: <message>`` on stderr (a run stopped by a signal), and in ``train.log``."""
-    log_to_files(logging.WARNING, message)
+    with suppress(OutputError):
+        log_to_files(logging.WARNING, message)
     print(f"{PROG}: {message}", file=sys.stderr)

@@ -52,7 +52,9 @@ def _job_folder(overrides: list[str], exclude_keys: list[str]) -> str:
     ``seqnet.sweeps.SweepRecord`` extends by the overrides every job shares), so only what
     differs between the jobs (``model=gru,data.seq_len=100``); empty when nothing does."""
     kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude_keys]
-    return fit_folder_name(",".join(kept))
+    # A value with slashes (data.path=/data/x.csv, trainer.early_stopping.metric=val/loss) would
+    # nest folders inside the name: each slash becomes a dash.
+    return fit_folder_name(",".join(kept).replace("/", "-"))
 
 
 #: ``paths.run_dir`` as the schema sets it: the run's folder is Hydra's output folder.

@@ -51,6 +51,26 @@ def sweep_overrides(config: DictConfig) -> list[str]:
     return [*from_params, *OmegaConf.to_container(config.hydra.overrides.task)]
 
 
+#: The lock a running sweep holds on its folder (``seqnet.training.folder_lock``).
+SWEEP_LOCK = ".seqnet-sweep.lock"
+
+
+def claim_sweep_dir(path: Path) -> Path:
+    """``path``, or the first of ``path_2``, ``path_3``, ... that no running sweep holds: two
+    sweeps started in the same second (two continuations of one Optuna study) get a folder
+    each, with their own ``sweep.yaml`` and ``optimization_results.yaml``. The lock is this
+    process's until the sweep ends (or the process does)."""
+    from seqnet.training import folder_lock
+
+    candidate, number = path, 1
+    while True:
+        candidate.mkdir(parents=True, exist_ok=True)
+        if folder_lock.holds(candidate) or folder_lock.try_lock(candidate, SWEEP_LOCK):
+            return candidate
+        number += 1
+        candidate = Path(f"{path}_{number}")
+
+
 def _quoted(keys: list[str]) -> str:
     return "[" + ",".join("'" + k.replace("'", "\\'") + "'" for k in keys) + "]"
 
@@ -83,8 +103,13 @@ class SweepRecord(Callback):
         with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.overrides.hydra.append(f"{_EXCLUDE_KEYS}={_quoted(excluded)}")
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_dir = claim_sweep_dir(Path(str(config.hydra.sweep.dir)))
+        if str(sweep_dir) != str(config.hydra.sweep.dir):  # the jobs' configs must agree
+            with read_write(config.hydra), open_dict(config.hydra):
+                config.hydra.sweep.dir = str(sweep_dir)
+                config.hydra.overrides.hydra.append(
+                    f"hydra.sweep.dir={_quoted([str(sweep_dir)])[1:-1]}"
+                )
         record = OmegaConf.create({"shared": shared, "swept": swept})
         header = (
             "# Overrides every job of this sweep shares; each job's folder is named after\n"
@@ -109,11 +134,13 @@ class SweepRecord(Callback):
         (``seqnet.tblog.aggregate``: median and spread, CUSTOM SCALARS margin charts); the jobs'
         records make the summary (``sweep_jobs.last_sweep``)."""
         from seqnet.tblog.aggregate import aggregate_sweep
+        from seqnet.training import folder_lock
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         aggregate_sweep(sweep_dir)
         jobs = sweep_jobs.read_jobs(sweep_dir)
         sweep_jobs.last_sweep = sweep_jobs.SweepEnd(sweep_dir, jobs, sweep_jobs.direction(config))
+        folder_lock.release(sweep_dir)
 
 
 def make_sqlite_folder(storage: Any) -> None:

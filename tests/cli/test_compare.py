@@ -171,35 +171,103 @@ def test_empty_directory_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main([str(empty), "--out", str(out)]) == 2
 
     err = capsys.readouterr().err
-    assert f"seqnet-compare: error: no runs with gradient profiles in '{empty}'" in err
-    assert "grad_log.every_n_steps > 0" in err
+    assert err == (
+        f"seqnet-compare: error: no runs in '{empty}': no gradients.npz, metrics.json, "
+        "checkpoints/last.pt in it or below it; give run or sweep folders (outputs/runs/<run>, "
+        "outputs/multirun/<sweep>)\n"
+    )
     assert not out.exists()
     assert main([str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_hydra_config_is_preferred_over_the_checkpoint(runs, tmp_path, capsys):
+def test_labels_come_from_the_checkpoints_own_config(runs, tmp_path, capsys):
+    """The config a run's checkpoint was trained with names it, not .hydra/config.yaml (which
+    a later launch into the folder could have rewritten): here b's .hydra/ claims seed=7, its
+    weights were trained with seed=42 like a's, so nothing tells them apart but their folders."""
     shutil.copytree(runs["rnn"], tmp_path / "a")
     shutil.copytree(runs["rnn"], tmp_path / "b")
     # What seqnet-train writes: the composed config, unresolved, with ${hydra:...} in it.
     cfg = compose_config([*TINY, "model=rnn", "seed=7"])
     (tmp_path / "b" / ".hydra").mkdir()
     OmegaConf.save(cfg, tmp_path / "b" / ".hydra" / "config.yaml")
-    assert "${hydra:runtime.output_dir}" in (tmp_path / "b" / ".hydra" / "config.yaml").read_text()
+    dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
 
-    assert (
-        main(
-            [
-                str(tmp_path / "a"),
-                str(tmp_path / "b"),
-                "--no-group",
-                "--out",
-                str(tmp_path / "c.png"),
-            ]
-        )
-        == 0
-    )
+    assert main([*dirs, "--no-group", "--out", str(tmp_path / "c.png")]) == 0
+    assert list(table_rows(capsys.readouterr().out)) == ["a", "b"]
+    # Without a checkpoint (a run stopped before its first one), .hydra/config.yaml is used.
+    (tmp_path / "b" / "checkpoints" / "last.pt").unlink()
+    assert main([*dirs, "--no-group", "--out", str(tmp_path / "c.png")]) == 0
     assert list(table_rows(capsys.readouterr().out)) == ["seed=42", "seed=7"]
+
+
+def write_npz(run_dir: Path, arrays: dict[str, np.ndarray]) -> Path:
+    path = run_dir / "gradients.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("duplicated_steps", "step 3 appears more than once"),
+        ("no_timesteps", "its profiles have no timesteps (h_l0, x)"),
+        ("negative_norms", "h_l0 holds negative norms (at step 6), which no norm can be"),
+    ],
+)
+def test_damaged_gradient_files_are_one_line(runs, tmp_path, capsys, damage, problem):
+    broken = tmp_path / "broken"
+    shutil.copytree(runs["gru"], broken)
+    arrays = npz(broken)
+    if damage == "duplicated_steps":
+        arrays["steps"] = np.array([0, 3, 3])
+    elif damage == "no_timesteps":
+        arrays = {k: v[:, :0] if v.ndim == 2 else v for k, v in arrays.items()}
+    else:
+        arrays["h_l0"][2, 4] = -1.0
+    path = write_npz(broken, arrays)
+    out = tmp_path / "c.png"
+
+    assert main([str(runs["rnn"]), str(broken), "--out", str(out)]) == 2
+
+    assert capsys.readouterr().err == (
+        f"seqnet-compare: error: gradients file '{path}' is damaged: {problem}; it was not "
+        "written by seqnet, or was changed since: leave this run out, or re-run it\n"
+    )
+    assert not out.exists()
+
+
+def test_nan_norms_and_metrics_that_are_a_list_are_notes(runs, tmp_path, capsys):
+    a = tmp_path / "a"
+    shutil.copytree(runs["rnn"], a)
+    arrays = npz(a)
+    arrays["h_l0"][1:, 2] = np.nan  # steps 3 and 6
+    write_npz(a, arrays)
+    (a / "metrics.json").write_text("[0.5]")
+
+    assert main([str(a), str(runs["gru"]), "--no-group", "--out", str(tmp_path / "c.png")]) == 0
+
+    captured = capsys.readouterr()
+    notes = [line for line in captured.err.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: '{a / 'gradients.npz'}': h_l0 has NaN norms at step(s) 3, 6; they are not "
+        "drawn, and any number computed from them is nan",
+        f"note: '{a / 'metrics.json'}' is not a mapping of metrics (it holds a list); no val/loss",
+    ]
+    assert table_rows(captured.out)["model.name=rnn"][-1] == "-"
+
+
+def test_a_read_only_out_folder_is_one_line(runs, tmp_path, capsys):
+    from helpers.filesystems import make_read_only, tmpfs
+
+    with tmpfs(tmp_path / "disk", size="1m") as disk:
+        make_read_only(disk)
+        out = disk / "c.png"
+        assert main([str(runs["rnn"]), "--no-group", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"seqnet-compare: error: cannot write --out {out}: Read-only file system (EROFS); "
+        "choose another --out\n"
+    )
 
 
 def test_flatten_config_drops_paths_and_stringifies_lists():
@@ -228,10 +296,12 @@ def test_labels_name_only_what_differs():
     names = ["a", "b", "c"]
 
     assert differing_keys([rnn, relu, gru]) == ["model.name", "model.nonlinearity", "data.seq_len"]
+    # data.seq_len=100 is the usual value (two runs of three): named only where a run departs
+    # from it; nonlinearity has no majority (one each) and model.name is always named.
     assert run_labels([rnn, relu, gru], names) == [
         "model.name=rnn, model.nonlinearity=tanh, data.seq_len=50",
-        "model.name=rnn, model.nonlinearity=relu, data.seq_len=100",
-        "model.name=gru, data.seq_len=100",
+        "model.name=rnn, model.nonlinearity=relu",
+        "model.name=gru",
     ]
     # model.name first even when the config lists it later; a key only one run has and that is
     # equal wherever present (nonlinearity, from model.name) is left out.
@@ -243,8 +313,8 @@ def test_labels_name_only_what_differs():
     # Nothing differs: the folder names. Equal labels get their folder name appended.
     assert run_labels([rnn, dict(rnn)], names[:2]) == ["a", "b"]
     assert run_labels([rnn, dict(rnn), gru], names) == [
-        "model.name=rnn, data.seq_len=50 (a)",
-        "model.name=rnn, data.seq_len=50 (b)",
+        "model.name=rnn (a)",
+        "model.name=rnn (b)",
         "model.name=gru, data.seq_len=100",
     ]
     # The optimizer choice reads as optim=SGD, not optim._target_=torch.optim.SGD.
@@ -286,10 +356,10 @@ def test_table_numbers_of_known_profiles(tmp_path, capsys):
     ]
     assert main([*map(str, runs), "--no-group", "--out", str(tmp_path / "c.png")]) == 0
     assert table_rows(capsys.readouterr().out) == {
-        "model.name=decay, grad_log.horizon_threshold=0.001": [
+        "model.name=decay": [
             "5", "-8.000", "0.000", "-8.000", "2", "0", "0.125"
         ],
-        "model.name=flat, grad_log.horizon_threshold=0.001": [
+        "model.name=flat": [
             "5", "0.301", "0.301", "0.000", "5", "0", "0.125"
         ],
         "model.name=zero, grad_log.horizon_threshold=0.6": [
@@ -343,9 +413,9 @@ def test_unreadable_config_and_metrics_are_notes(runs, tmp_path, capsys):
     notes = [line for line in captured.err.splitlines() if line.startswith("note: ")]
     assert notes == [
         f"note: '{a / 'metrics.json'}' is unreadable (JSONDecodeError); no val/loss",
-        f"note: '{b / '.hydra' / 'config.yaml'}' is unreadable (ParserError)",
         f"note: checkpoint '{ckpt}' is corrupt or not a seqnet checkpoint (torch.load failed "
         "with RuntimeError)",
+        f"note: '{b / '.hydra' / 'config.yaml'}' is unreadable (ParserError)",
         f"note: '{b}': no readable config; it is labelled by its folder name",
     ]
 

@@ -144,6 +144,28 @@ def test_grads_cli_checkpoint_errors(rnn_run, tmp_path, capsys):
         assert err.count("\n") == 1
 
 
+def test_grads_cli_damaged_checkpoints_are_one_line(rnn_run, tmp_path, capsys):
+    """A checkpoint that loads but is not whole: weights missing, a config that is no mapping."""
+    checkpoint = torch.load(rnn_run / "checkpoints" / "last.pt", weights_only=True)
+    missing = tmp_path / "missing.pt"
+    torch.save({**checkpoint, "model": {k: v for k, v in checkpoint["model"].items()
+                                        if k != "core.weight_hh_l0"}}, missing)  # fmt: skip
+    text = tmp_path / "text.pt"
+    torch.save({**checkpoint, "config": "model: rnn"}, text)
+    out = f"out={tmp_path / 'x.json'}"
+    assert grads_cli.main([f"ckpt={missing}", out]) == 2
+    assert capsys.readouterr().err == (
+        f"seqnet-grads: error: checkpoint '{missing}' does not fit the model its config names "
+        "(model=rnn): core.weight_hh_l0 is missing; use the checkpoint as its run wrote it\n"
+    )
+    assert grads_cli.main([f"ckpt={text}", out]) == 2
+    assert capsys.readouterr().err == (
+        f"seqnet-grads: error: checkpoint '{text}' is damaged: its config is a str, not a "
+        "mapping of settings; use another checkpoint\n"
+    )
+    assert not (tmp_path / "x.json").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 def test_grads_cli_on_an_encoder_decoder(tmp_path: Path, capsys) -> None:
@@ -165,3 +187,26 @@ def test_grads_cli_on_an_encoder_decoder(tmp_path: Path, capsys) -> None:
     }
     table = capsys.readouterr().out
     assert "enc_h_l0" in table and "dec_c_l0" in table
+
+
+def test_grads_cli_names_its_file_after_its_options(rnn_run, tmp_path, capsys):
+    """Without out=, each set of options has its own file beside the checkpoint: a second call
+    with other options does not overwrite the first."""
+    ckpt = tmp_path / "last.pt"
+    ckpt.write_bytes((rnn_run / "checkpoints" / "last.pt").read_bytes())
+    assert grads_cli.main([f"ckpt={ckpt}"]) == 0
+    first = json.loads((tmp_path / "last_grads.json").read_text())
+    options = ["seq_len=8", "batch_size=4", "loss=total", "dtype=float32"]
+    assert grads_cli.main([f"ckpt={ckpt}", *options]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"written: {tmp_path / 'last_grads_float32_loss-total_b4_T8.json'}"
+    )
+    second = json.loads((tmp_path / "last_grads_float32_loss-total_b4_T8.json").read_text())
+    assert json.loads((tmp_path / "last_grads.json").read_text()) == first
+    assert (first["seq_len"], first["loss"], first["dtype"]) == (12, "last", "float64")
+    assert (second["seq_len"], second["loss"], second["dtype"]) == (8, "total", "float32")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "last.pt",
+        "last_grads.json",
+        "last_grads_float32_loss-total_b4_T8.json",
+    ]

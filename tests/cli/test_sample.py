@@ -1,4 +1,5 @@
-"""``seqnet-sample``: text from a model trained on char_lm; every bad input is one line."""
+"""``seqnet-sample``: text from a model trained on char_lm; every bad input is one line (the
+decoder tasks: test_sample_decoders.py)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,11 @@ def test_temperature_zero_is_greedy(checkpoints, capsys) -> None:
         (["prompt=a", "length=0"], "length=0 must be a positive integer (characters to write)"),
         (["prompt=a", "length=x"], "length=x must be a positive integer (characters to write)"),
         (
+            ["prompt=a", "length=100000000"],
+            "length=100000000 must be at most 100000 (characters to write, one model step "
+            "each); write longer texts in several calls, each with the last text as its prompt",
+        ),
+        (
             ["prompt=a", "temperature=-1"],
             "temperature=-1 must be a number >= 0 (1.0: the model's distribution; 0: always "
             "the most likely character)",
@@ -100,7 +106,8 @@ def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     adding = checkpoints["adding"]
     assert run(capsys, f"ckpt={adding}", "prompt=a")[2] == (
         f"seqnet-sample: error: checkpoint {str(adding)!r} was trained on data=adding; "
-        "seqnet-sample writes text only for models trained on data=char_lm\n"
+        "seqnet-sample writes the outputs of models with a decoder: data=char_lm, "
+        "digit_caption, sine_gen, seq2seq\n"
     )
     missing = tmp_path / "none.pt"
     assert run(capsys, f"ckpt={missing}", "prompt=a")[2] == (
@@ -110,5 +117,14 @@ def test_other_bad_inputs(checkpoints, capsys, tmp_path: Path) -> None:
     assert code == 2 and err.startswith("seqnet-sample: error: ckpt=PATH is required\nusage:")
     code, _, err = run(capsys, "ckpt=x.pt", "colour=red")
     assert code == 2 and err.startswith("seqnet-sample: error: unknown argument 'colour=red'")
-    code, _, err = run(capsys, "ckpt=x.pt")
-    assert err.startswith('seqnet-sample: error: prompt="TEXT" is required\nusage:')
+    char_lm = checkpoints["char_lm"]
+    assert run(capsys, f"ckpt={char_lm}") == (
+        2,
+        "",
+        'seqnet-sample: error: prompt="TEXT" is required for data=char_lm: the text to '
+        'continue, e.g. prompt="The "\n',
+    )
+    assert run(capsys, f"ckpt={char_lm}", "prompt=a", "n=3")[2] == (
+        "seqnet-sample: error: n= does not apply to data=char_lm: it continues prompt= for "
+        "length= characters; leave n= out\n"
+    )

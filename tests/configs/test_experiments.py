@@ -124,7 +124,8 @@ def test_slurm_launcher_takes_its_resources_as_overrides(monkeypatch: pytest.Mon
 
 def test_optuna_search_space_and_storage() -> None:
     sweeper = compose_with_hydra(["hparams_search=optuna", "paths.output_dir=out"]).hydra.sweeper
-    assert sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    # hydra-optuna-sweeper's, made safe for concurrent sweeps (tests/e2e/test_sweeps.py)
+    assert sweeper._target_ == "hydra_plugins.seqnet_optuna.TrialNumberedOptunaSweeper"
     assert sweeper.storage == "sqlite:///out/optuna/seqnet.db"
     assert (sweeper.direction, sweeper.max_failure_rate) == ("minimize", 1.0)
     assert dict(sweeper.params) == {

@@ -4,6 +4,7 @@ changes nothing: tests/data/test_mnist1d.py, tests/data/test_mackey_glass.py.)""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,33 @@ def test_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert cache.cache_dir() == Path("/xdg/seqnet")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert cache.cache_dir() == Path.home() / ".cache" / "seqnet"
+
+
+def test_a_cache_file_zeroed_under_its_header_is_rebuilt_and_said_so(tmp_path, monkeypatch, caplog):
+    """The arrays of a cache file overwritten (here: zeros) while its arguments header stays
+    intact: the checksum stored with the arrays catches it, and the arrays are built again."""
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    args = {"a": 1}
+    built = {"x": np.arange(5.0), "y": np.ones((2, 3))}
+    cache.cached_arrays("demo", args, lambda: built)
+    path = cache.cache_path("demo", args)
+    with np.load(path) as f:
+        kept = {k: f[k] for k in f.files}
+    kept["x"] = np.zeros(5)
+    np.savez(path, **kept)  # a valid file: header and checksum as written, the data zeroed
+
+    calls = []
+
+    def build() -> dict[str, np.ndarray]:
+        calls.append(1)
+        return built
+
+    with caplog.at_level(logging.WARNING, logger="seqnet.data.cache"):
+        arrays = cache.cached_arrays("demo", args, build)
+    assert np.array_equal(arrays["x"], built["x"]) and len(calls) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cached demo data {path} does not match its checksum (damaged or changed since it "
+        "was written); building it again"
+    ]
+    assert np.array_equal(cache.cached_arrays("demo", args, build)["x"], built["x"])
+    assert len(calls) == 1  # the rebuilt file is good

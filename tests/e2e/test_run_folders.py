@@ -8,6 +8,7 @@ from the library)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ def test_a_run_into_paths_run_dir_writes_every_file_there(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [
         ".hydra",
         run_folder.OWNER_FILE,
+        run_folder.LOCK_FILE,
         "checkpoints",
         "gradients.npz",
         "metrics.json",
@@ -93,9 +95,9 @@ def test_a_folder_another_run_owns_is_refused_before_hydra_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], front_end
 ) -> None:
     owned = tmp_path / "owned"
-    assert run_folder.claim(owned)
+    run_folder.claim(owned)  # this process holds it for the duration of the test
     before = snapshot(owned)
-    expected = f"run folder '{owned}' belongs to another run (claimed "
+    expected = f"run folder '{owned}' is in use by another run (pid {os.getpid()} on host "
     if front_end == "seqnet-train":
         result = seqnet_train(tmp_path, *TINY, f"paths.run_dir={owned}", "model=gru")
         assert result.returncode == 1
@@ -103,9 +105,8 @@ def test_a_folder_another_run_owns_is_refused_before_hydra_writes(
         assert line.startswith(f"seqnet-train: error: {expected}")
         # The advice names the way that works: paths.run_dir.
         assert line.endswith(
-            "; write this run into a new folder (paths.run_dir=ANOTHER_DIR, or no paths.run_dir "
-            "for a new timestamped one), or continue that run by resuming from its checkpoint: "
-            f"ckpt_path={owned}/checkpoints/last.pt"
+            "or write this run into another folder: another paths.run_dir (or none, for a new "
+            "timestamped folder)"
         )
     else:
         monkeypatch.chdir(tmp_path)
@@ -114,6 +115,7 @@ def test_a_folder_another_run_owns_is_refused_before_hydra_writes(
         assert str(excinfo.value).startswith(expected)
         assert expected not in capfd.readouterr().err  # raised, not also printed
     assert snapshot(owned) == before  # no .hydra/, no train.log, no tb/
+    run_folder.release(owned)
 
 
 @pytest.mark.slow

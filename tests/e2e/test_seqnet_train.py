@@ -151,6 +151,7 @@ def test_multirun_makes_one_folder_per_job(tmp_path: Path) -> None:
     assert result.stdout.count("tensorboard --logdir") == 1
     # Folders name only what differs; what every job shares is written once (seqnet.sweeps).
     assert sorted(p.name for p in sweep_dir.iterdir()) == [
+        ".seqnet-sweep.lock",  # the lock the running sweep held
         "jobs.jsonl",  # a line per job, for the summary (seqnet.sweep_jobs)
         *jobs,
         "multirun.yaml",

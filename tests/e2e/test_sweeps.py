@@ -103,9 +103,8 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
     sweeps = sorted((tmp_path / "out" / "multirun").iterdir())
     assert len(sweeps) == 2
     for number, state, _, value in both:
-        sweep, job = sweeps[number // 3], number % 3
         lr = "1e+30" if state == "FAIL" else "0.001"
-        run_dir = sweep / f"{job}_optim.lr={lr}"  # job number, then what differs
+        run_dir = sweeps[number // 3] / f"{number}_optim.lr={lr}"  # trial number, what differs
         if state == "FAIL":
             assert value is None and not (run_dir / "metrics.json").exists()
         else:
@@ -113,9 +112,10 @@ def test_optuna_study_continues_and_a_diverging_trial_fails(tmp_path: Path) -> N
     best = OmegaConf.load(sweeps[1] / "optimization_results.yaml")
     assert best.best_value == min(t[3] for t in both if t[3] is not None)
     assert sorted(p.name for p in sweeps[1].iterdir()) == [
-        "0_optim.lr=1e+30",
-        "1_optim.lr=0.001",
-        "2_optim.lr=0.001",
+        ".seqnet-sweep.lock",
+        "3_optim.lr=1e+30",
+        "4_optim.lr=0.001",
+        "5_optim.lr=0.001",
         "jobs.jsonl",
         "optimization_results.yaml",
         "sweep.yaml",
@@ -137,3 +137,45 @@ def test_a_failed_job_counts_against_optunas_max_failure_rate(tmp_path: Path) ->
         SweepRecord().on_job_end(config, job)
         assert job.status == status
     assert [(j.num, j.folder, j.error) for j in read_jobs(sweep)] == [(0, "0_x", "bad value")]
+
+
+@pytest.mark.slow
+def test_two_sweeps_creating_and_continuing_one_study_at_once(tmp_path: Path) -> None:
+    """Two Optuna sweeps started together on one new study: both finish, each in a folder of
+    its own with its own optimization_results.yaml, and every trial's folder is named by its
+    Optuna trial number (the numbers run through both sweeps, each once)."""
+    search = [
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.study_name=shared",
+        "optim.lr=choice(0.001,0.002,0.003,0.004)",
+        "model.hidden_size=16",
+        "trainer.clip_grad_norm=1.0",
+        *TINY,
+        "trainer.max_steps=3",
+        "grad_log.every_n_steps=0",
+        "paths.output_dir=out",
+    ]
+    sweeps = [start_train(tmp_path, *search) for _ in range(2)]
+    for sweep in sweeps:
+        _, err = sweep.communicate(timeout=600)
+        assert sweep.returncode == 0, err[-3000:]
+
+    study = optuna.load_study(
+        study_name="shared", storage=f"sqlite:///{tmp_path}/out/optuna/shared.db"
+    )
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    folders = sorted((tmp_path / "out" / "multirun").iterdir())
+    assert len(folders) == 2
+    numbers = []
+    for folder in folders:
+        assert (folder / "optimization_results.yaml").is_file()
+        for run_dir in (p for p in folder.iterdir() if p.is_dir()):
+            number = int(run_dir.name.split("_")[0])
+            numbers.append(number)
+            lr = study.trials[number].params["optim.lr"]
+            config = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["config"]
+            assert config["optim"]["lr"] == lr
+            assert metrics(run_dir)["val/loss"] == study.trials[number].value
+    assert sorted(numbers) == [0, 1, 2, 3]

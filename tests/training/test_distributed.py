@@ -17,6 +17,7 @@ from seqnet.training.distributed import (
     shard,
     state_rows,
 )
+from seqnet.training.seeding import rng_state
 
 
 def test_each_rank_takes_its_rows_of_the_global_batch() -> None:
@@ -58,3 +59,19 @@ def test_global_batch_must_split_evenly() -> None:
         "data.batch_size=10 cannot be split evenly over 4 processes; use a multiple of 4 "
         "(it is the global batch)"
     )
+
+
+def test_a_resume_on_as_many_ranks_puts_each_ranks_generator_back() -> None:
+    torch.manual_seed(1)
+    saved = rng_state()
+    expected = torch.rand(3)  # what rank 1 draws next in the uninterrupted run
+    torch.manual_seed(9)
+    seed_rank_generator(7, 5, Ranks(1, 2), saved=[rng_state(), saved])
+    assert torch.equal(torch.rand(3), expected)
+    # Three ranks now: the two saved states are not theirs, each rank starts from its seed.
+    torch.manual_seed(7)
+    seed_rank_generator(7, 5, Ranks(1, 3))
+    reseeded = torch.rand(3)
+    torch.manual_seed(9)
+    seed_rank_generator(7, 5, Ranks(1, 3), saved=[rng_state(), saved])
+    assert torch.equal(torch.rand(3), reseeded)

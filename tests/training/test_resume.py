@@ -267,3 +267,24 @@ def test_resuming_with_cudnn_dropout_warns(caplog, overrides, device, warns):
         "GPU use model.backend=stepped (the engine, with its own dropout)"
     ]
     assert [r.getMessage() for r in caplog.records] == (expected if warns else [])
+
+
+def test_resuming_in_place_with_another_probe_keeps_the_earlier_history(tmp_path, caplog):
+    """The folder's gradients.npz is never overwritten by a history that starts fresh: the
+    earlier profiles move aside, under a name that says up to which step they go."""
+    run_dir = tmp_path / "run"
+    train(tiny_at(run_dir, "ckpt_path=auto"))  # profiles at steps 0, 3 and 6
+    before = (run_dir / "gradients.npz").read_bytes()
+    caplog.set_level(logging.INFO, logger=LOOP_LOG)
+
+    more = ["ckpt_path=auto", "trainer.max_steps=9", "grad_log.batch_size=4"]
+    assert train(tiny_at(run_dir, *more))["step"] == 9
+
+    aside = run_dir / "gradients.before_step_6.npz"
+    assert aside.read_bytes() == before
+    assert load_gradients(run_dir / "gradients.npz")[0].tolist() == [6, 9]
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.endswith(
+        "(changed: grad_log.batch_size: 8 -> 4); the earlier profiles are kept in "
+        f"{aside}, and this run's gradients.npz holds only the profiles it measures"
+    )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,19 @@ import pytest
 from conftest import TINY, compose_config
 from helpers.runs import snapshot
 from seqnet.errors import ConfigError
-from seqnet.resolvers import MAX_NAME_BYTES, fit_folder_name
+from seqnet.resolvers import MAX_NAME_BYTES, _job_folder, fit_folder_name
 from seqnet.training import run_folder
 from seqnet.training.loop import train
+
+
+@pytest.fixture(autouse=True)
+def release_claims() -> Iterator[None]:
+    """The locks this test's claims took are given back (a process holds them until it ends)."""
+    yield
+    from seqnet.training import folder_lock
+
+    for folder in list(folder_lock._held):
+        folder_lock.release(folder)
 
 
 def test_taken_names_get_a_number(tmp_path):
@@ -45,15 +57,62 @@ def test_the_same_job_and_auto_resumes_enter_their_own_folder(tmp_path, monkeypa
     monkeypatch.setenv("SEQNET_LAUNCH_ID", "launch-b")  # another launch in the same second
     assert run_folder.claim_new_name(base) == f"{base}_2"
     monkeypatch.delenv("SEQNET_LAUNCH_ID")
-    monkeypatch.setenv("SLURM_JOB_ID", "77")  # a SLURM job, then the same job requeued
-    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
-    assert run_folder.claim_new_name(base + "_slurm") == base + "_slurm"
+    # A SLURM job id is a requeue only once no process holds the folder: two runs of one
+    # allocation get two folders, the job requeued after its end gets its own back.
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    slurm = f"{base}_slurm"
+    assert run_folder.claim_new_name(slurm) == slurm
+    assert run_folder.claim_new_name(slurm) == f"{slurm}_2"
+    run_folder.release(Path(slurm))  # the job ends (preempted, killed): the kernel frees it
+    assert run_folder.claim_new_name(slurm) == slurm
     monkeypatch.delenv("SLURM_JOB_ID")
-    # ckpt_path=auto continues a folder's run only when it has a checkpoint to resume from.
-    assert run_folder.claim_new_name(base, "auto") == f"{base}_3"
+    # ckpt_path=auto continues a folder's run only when it has a checkpoint to resume from, and
+    # only once that run is gone.
     (Path(base) / "checkpoints").mkdir()
     (Path(base) / "checkpoints" / "last.pt").write_bytes(b"")
+    assert run_folder.claim_new_name(base, "auto") == f"{base}_3"  # base is held, _2 too
+    run_folder.release(Path(base))
+    assert run_folder.claim_new_name(base) == f"{base}_4"  # a fresh run never enters it
     assert run_folder.claim_new_name(base, "auto") == base
+
+
+def test_a_folder_whose_owner_died_before_its_first_checkpoint_is_reclaimed(tmp_path):
+    """The owner file and partial TensorBoard events of a run killed during set-up (nobody holds
+    the lock): the same folder is taken again, and the dead run's events, which would mix with
+    the new run's steps, are removed."""
+    folder = tmp_path / "run"
+    (folder / "tb").mkdir(parents=True)
+    (folder / "tb" / "events.out.tfevents.1.host.1.0").write_bytes(b"partial")
+    dead = {"host": "node7", "pid": 999999, "claimed": "2026-01-01 00:00:00", "job": {}}
+    (folder / run_folder.OWNER_FILE).write_text(json.dumps(dead))
+    assert run_folder.claim_new_name(str(folder)) == str(folder)
+    assert not (folder / "tb").exists()
+    record = json.loads((folder / run_folder.OWNER_FILE).read_text())
+    assert record["pid"] == os.getpid() and record["continues"] == dead
+
+
+def test_refusals_name_only_files_that_exist(tmp_path):
+    """A folder left by another run that cannot be continued (outputs of an older seqnet, no
+    checkpoint) is refused without suggesting a checkpoint; one with a checkpoint names it."""
+    old = tmp_path / "old"
+    (old / "tb").mkdir(parents=True)
+    with pytest.raises(ConfigError) as excinfo:
+        run_folder.enter(old, None)
+    assert str(excinfo.value) == (
+        f"run folder '{old}' belongs to another run (an unknown run: no readable owner file; it "
+        "is no longer running), which left no checkpoint to continue from: write this run into "
+        "another folder: another paths.run_dir (or none, for a new timestamped folder)"
+    )
+    ckpt = old / "checkpoints" / "last.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"")
+    with pytest.raises(ConfigError) as excinfo:
+        run_folder.enter(old, None)
+    assert str(excinfo.value).endswith(
+        f"which left a checkpoint: continue it by resuming from it (ckpt_path={ckpt}, or "
+        "ckpt_path=auto), or write this run into another folder: another paths.run_dir (or "
+        "none, for a new timestamped folder)"
+    )
 
 
 def test_sweep_jobs_whose_overrides_are_all_left_out_get_their_job_number(tmp_path):
@@ -93,8 +152,12 @@ def test_train_refuses_a_folder_another_run_owns(tmp_path):
         train(second)
 
     message = str(excinfo.value)
-    assert message.startswith(f"run folder '{tmp_path / 'run'}' belongs to another run (claimed ")
-    assert message.endswith(f"ckpt_path={tmp_path / 'run'}/checkpoints/last.pt")
+    record = json.loads(before[run_folder.OWNER_FILE])
+    assert message.startswith(
+        f"run folder '{tmp_path / 'run'}' belongs to another run (pid {os.getpid()} on host "
+        f"{record['host']}, started {record['claimed']}; it is no longer running)"
+    )
+    assert f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.pt'}, or ckpt_path=auto" in message
     assert snapshot(tmp_path / "run") == before
 
     # Its continuation may: it resumes from the checkpoint in that folder and goes on there.
@@ -103,6 +166,10 @@ def test_train_refuses_a_folder_another_run_owns(tmp_path):
     assert train(compose_config(more))["step"] == 9
     record = json.loads((tmp_path / "run" / run_folder.OWNER_FILE).read_text())
     assert record["continues"] == json.loads(before[run_folder.OWNER_FILE])
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == [
+        ".seqnet-run.json",
+        ".seqnet-run.lock",
+    ]
 
 
 def test_long_override_lists_fit_a_folder_name():
@@ -121,3 +188,10 @@ def test_long_override_lists_fit_a_folder_name():
     # A multi-byte character is not cut in half: 189 bytes hold 94 two-byte characters.
     digest = hashlib.sha1(("é" * 300).encode()).hexdigest()[:8]
     assert fit_folder_name("é" * 300) == "é" * 94 + "..." + digest
+
+
+def test_values_with_slashes_do_not_nest_folders() -> None:
+    overrides = ["data.path=/data/x.csv", "trainer.early_stopping.metric=val/loss", "seed=1"]
+    assert _job_folder(overrides, ["seed"]) == (
+        "data.path=-data-x.csv,trainer.early_stopping.metric=val-loss"
+    )

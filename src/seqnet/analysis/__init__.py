@@ -3,7 +3,9 @@ statistics across a group (mean, spread, a bootstrap interval) and between group
 interval, p-value), and the grouped table that ``seqnet-compare`` prints and writes as CSV.
 
 From Python, ``seqnet.compare_runs(["outputs/multirun/<timestamp>"])`` returns that table as a
-pandas DataFrame (a list of dicts without pandas).
+pandas DataFrame (a list of dicts without pandas), and ``seqnet.scalars(run_dir)``
+(``seqnet.analysis.scalars.scalars``) every TensorBoard scalar of a run (columns run, tag, step,
+value, wall_time).
 """
 
 from seqnet.analysis.grouped_table import compare_runs, group_rows, records

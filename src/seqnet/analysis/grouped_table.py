@@ -31,7 +31,7 @@ STAT_FIELDS = ("n", "mean", "std", "median", "ci_low", "ci_high")
 DIFF_FIELDS = ("diff", "diff_ci_low", "diff_ci_high", "p", "test")
 
 
-def run_values(run: Run, step: int) -> dict[str, float]:
+def run_values(run: Run, step: int | None) -> dict[str, float]:
     """One run's metrics: its ``metrics.json`` numbers and its gradient summaries at ``step``."""
     values = {
         k: float(v)
@@ -49,7 +49,7 @@ def run_values(run: Run, step: int) -> dict[str, float]:
 @dataclass
 class GroupRow:
     group: Group
-    step: int  # the training step its gradient summaries are taken at
+    step: int | None  # the training step its gradient summaries are taken at (None: no profiles)
     stats: dict[str, Description]
     #: Against the reference group: None for the reference itself, or without one.
     versus: dict[str, Difference] | None = None
@@ -62,7 +62,7 @@ class GroupRow:
 
 
 def group_rows(
-    groups: Sequence[Group], steps: Sequence[int], versus: Group | None = None
+    groups: Sequence[Group], steps: Sequence[int | None], versus: Group | None = None
 ) -> list[GroupRow]:
     """Every group's statistics (at its plotted step), best first by ``SORT_METRIC``."""
     values = {
@@ -163,8 +163,9 @@ def prepare_groups(
     group: bool = True,
     group_by: Sequence[str] | None = None,
     step: int | None = None,
-) -> tuple[list[Group], list[int], list[str]]:
-    """The groups (each checked), the training step each shows, and notes about steps."""
+) -> tuple[list[Group], list[int | None], list[str]]:
+    """The groups (each checked), the training step each shows (None: its runs have no gradient
+    profiles), and notes about steps."""
     if group:
         groups = group_runs(runs, group_by)
         for g in groups:

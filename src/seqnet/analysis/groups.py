@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from seqnet.analysis.labels import differing_keys, format_item
+from seqnet.analysis.labels import COMMON_LABEL, differing_keys, format_item, label_keys
 from seqnet.analysis.runs import AnalysisError, Run
 
 #: What varies between the runs of a group by default.
@@ -32,9 +32,12 @@ _ABSENT = "<absent>"
 class Group:
     """Runs that share the grouping keys' values (``keys``)."""
 
+    #: The grouping keys that set it apart (``seqnet.analysis.labels.label_keys``).
     label: str
     keys: dict[str, Hashable]  # the grouping keys whose values differ between groups
     runs: list[Run]
+    #: Those of ``keys`` that its label names.
+    named: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -82,10 +85,12 @@ def group_runs(runs: Sequence[Run], by: Sequence[str] | None = None) -> list[Gro
     firsts = [{k: g[0].config[k] for k in keys if k in g[0].config} for g in groups_runs]
     shown = differing_keys(firsts)
     groups = []
-    for group in groups_runs:
+    for group, named in zip(groups_runs, label_keys(firsts), strict=True):
         values = {k: group[0].config[k] for k in shown if k in group[0].config}
-        label = ", ".join(format_item(k, v) for k, v in values.items()) or "all runs"
-        groups.append(Group(label, values, group))
+        label = ", ".join(format_item(k, values[k]) for k in named)
+        if not label:
+            label = COMMON_LABEL if len(groups_runs) > 1 else "all runs"
+        groups.append(Group(label, values, group, tuple(named)))
     return groups
 
 

@@ -1,8 +1,14 @@
 """Labelling compared runs by the config keys whose values differ between them
-(``model.name=gru, data.seq_len=100``), else by their folder names."""
+(``model.name=gru, data.seq_len=100``), else by their folder names.
+
+A label stays short over unrelated runs: a key where most runs share one value (more than half
+of those that have the key) is named only in the labels of the runs that depart from it, so a
+run that changed one setting is labelled by that setting; a key without such a majority (the
+swept keys of a grid) is named in every label. ``model.name`` is always named."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,13 +57,33 @@ def differing_keys(configs: Sequence[dict[str, Hashable]]) -> list[str]:
     return sorted(keys, key=lambda k: k != "model.name")  # stable: the rest keep their order
 
 
-def run_labels(configs: Sequence[dict[str, Hashable]], names: Sequence[str]) -> list[str]:
-    """``"model.name=gru, data.seq_len=100"`` per run: the values that differ between the runs;
-    a run with none of them is labelled by its name, and equal labels get the name appended."""
+def label_keys(configs: Sequence[dict[str, Hashable]]) -> list[list[str]]:
+    """The keys each config's label names: of ``differing_keys``, those where the config departs
+    from the value most configs with the key share (a strict majority), all where there is none;
+    ``model.name`` always."""
     keys = differing_keys(configs)
+    usual: dict[str, str] = {}
+    for key in keys:
+        values = Counter(repr(c[key]) for c in configs if key in c)
+        value, count = values.most_common(1)[0]
+        if key != "model.name" and 2 * count > sum(values.values()):
+            usual[key] = value
+    return [
+        [k for k in keys if k in c and (k not in usual or repr(c[k]) != usual[k])] for c in configs
+    ]
+
+
+#: The label of a run or group that departs from none of the others' usual values.
+COMMON_LABEL = "common settings"
+
+
+def run_labels(configs: Sequence[dict[str, Hashable]], names: Sequence[str]) -> list[str]:
+    """``"model.name=gru, data.seq_len=100"`` per run: the values that differ between the runs
+    (``label_keys``); a run with none of them is labelled by its name, and equal labels get the
+    name appended."""
     labels = [
-        ", ".join(format_item(k, c[k]) for k in keys if k in c) or name
-        for c, name in zip(configs, names, strict=True)
+        ", ".join(format_item(k, c[k]) for k in keys) or name
+        for c, keys, name in zip(configs, label_keys(configs), names, strict=True)
     ]
     return [
         f"{label} ({name})" if labels.count(label) > 1 and label != name else label

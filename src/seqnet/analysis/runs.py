@@ -1,5 +1,6 @@
-"""Finding run folders (those holding gradients.npz) and loading what the comparisons use of each:
-its gradient profiles (and how they were measured), flat config and final metrics."""
+"""Finding run folders (those holding gradients.npz, metrics.json or a checkpoint) and loading what
+the comparisons use of each: its gradient profiles (and how they were measured; none for a run
+trained with ``grad_log.every_n_steps=0``), flat config and final metrics."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ CompareError = AnalysisError
 
 @dataclass
 class Run:
-    """One run directory: its gradient profiles, flat config and final metrics."""
+    """One run directory: its gradient profiles (``steps`` empty when it has none), flat config
+    and final metrics."""
 
     path: Path
     steps: np.ndarray
@@ -39,6 +41,10 @@ class Run:
     probe: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # files that could not be read
+
+    @property
+    def has_profiles(self) -> bool:
+        return len(self.steps) > 0
 
     @property
     def horizon_threshold(self) -> float:
@@ -58,23 +64,39 @@ class Run:
         )
 
 
+#: What makes a folder a run: any of these files in it (a run trained with
+#: ``grad_log.every_n_steps=0`` has no gradients.npz; one still training has no metrics.json).
+RUN_FILES = (GRADIENTS_FILE, "metrics.json", "checkpoints/last.pt")
+
+
+def is_run(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in RUN_FILES)
+
+
 def find_runs(directories: Sequence[str | Path]) -> list[Path]:
-    """Run folders (those holding gradients.npz) in argument order; each sweep sorted by path."""
+    """Run folders (those holding one of ``RUN_FILES``) in argument order; each sweep sorted by
+    path."""
     runs: list[Path] = []
     for arg in directories:
         directory = Path(arg)
         if not directory.is_dir():
             what = "is a file, not a directory" if directory.exists() else "does not exist"
             raise AnalysisError(f"{str(directory)!r} {what}; give run or sweep directories")
-        if (directory / GRADIENTS_FILE).is_file():
+        if is_run(directory):
             found = [directory]
         else:
-            found = sorted(p.parent for p in directory.rglob(GRADIENTS_FILE) if p.is_file())
+            found = sorted(
+                {
+                    run
+                    for name in RUN_FILES
+                    for p in directory.rglob(name)
+                    if p.is_file() and is_run(run := p.parents[name.count("/")])
+                }
+            )
         if not found:
             raise AnalysisError(
-                f"no runs with gradient profiles in {str(directory)!r}: no {GRADIENTS_FILE} "
-                "in it or below it. Runs write it only when gradients are logged: train with "
-                "grad_log.every_n_steps > 0 (the default is 100)"
+                f"no runs in {str(directory)!r}: no {', '.join(RUN_FILES)} in it or below it; "
+                "give run or sweep folders (outputs/runs/<run>, outputs/multirun/<sweep>)"
             )
         runs.extend(found)
     unique: dict[Path, Path] = {}  # a run given twice (alone and in its sweep) is shown once
@@ -84,13 +106,25 @@ def find_runs(directories: Sequence[str | Path]) -> list[Path]:
 
 
 def load_run(path: Path) -> Run:
-    """Read a run folder's gradients.npz, config and metrics.json. An unreadable gradients.npz
-    is an error; an unreadable config or metrics.json is a note (in ``Run.notes``)."""
-    try:
-        steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
-    except GradientsFileError as e:
-        raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
+    """Read a run folder's gradients.npz (absent: a run without profiles), config and
+    metrics.json. An unreadable gradients.npz is an error; an unreadable config or metrics.json
+    is a note (in ``Run.notes``)."""
+    if (path / GRADIENTS_FILE).is_file():
+        try:
+            steps, norms, meta = load_gradients(path / GRADIENTS_FILE)
+        except GradientsFileError as e:
+            raise AnalysisError(f"{e}: leave this run out, or re-run it") from e
+    else:
+        steps, norms, meta = np.zeros(0, dtype=np.int64), {}, {"dtype": "", "loss": "", "probe": ""}
     notes: list[str] = []
+    for name, matrix in norms.items():
+        nan_rows = np.nonzero(np.isnan(matrix).any(axis=1))[0]
+        if len(nan_rows):
+            at = ", ".join(str(int(steps[i])) for i in nan_rows)
+            notes.append(
+                f"{str(path / GRADIENTS_FILE)!r}: {name} has NaN norms at step(s) {at}; they "
+                "are not drawn, and any number computed from them is nan"
+            )
     tree = run_config(path, notes)
     metrics: dict[str, Any] = {}
     metrics_file = path / "metrics.json"
@@ -99,6 +133,12 @@ def load_run(path: Path) -> Run:
             metrics = json.loads(metrics_file.read_text())
         except (OSError, ValueError) as e:
             notes.append(f"{str(metrics_file)!r} is unreadable ({type(e).__name__}); no val/loss")
+        if not isinstance(metrics, dict):
+            kind = {list: "a list", str: "a string"}.get(type(metrics), type(metrics).__name__)
+            notes.append(
+                f"{str(metrics_file)!r} is not a mapping of metrics (it holds {kind}); no val/loss"
+            )
+            metrics = {}
     config = flatten_config(tree)
     return Run(
         path, steps, norms, meta["dtype"], config, meta["loss"], meta["probe"], metrics, notes
@@ -106,12 +146,23 @@ def load_run(path: Path) -> Run:
 
 
 def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
-    """The run's composed config as a plain dict.
-
-    ``.hydra/config.yaml`` exists for runs launched by seqnet-train; runs made with the Python
-    API have only the config saved in their checkpoint. A file that cannot be read adds a note
-    to ``notes`` and the next source is tried.
+    """The run's config as a plain dict: the one its checkpoint was trained with, which is what
+    its weights, metrics and profiles come from (``.hydra/config.yaml`` records a launch, and
+    a later launch into the folder rewrites it). A run without a readable checkpoint (stopped
+    before its first) falls back to ``.hydra/config.yaml``. A file that cannot be read adds a
+    note to ``notes`` and the next source is tried.
     """
+    checkpoint = path / "checkpoints" / "last.pt"
+    if checkpoint.is_file():
+        from seqnet.training.checkpoint import load_checkpoint
+
+        try:
+            config = load_checkpoint(checkpoint)["config"]
+        except SeqnetError as e:
+            config = None
+            notes.append(str(e).split(";")[0])
+        if isinstance(config, dict):
+            return config
     hydra_config = path / ".hydra" / "config.yaml"
     if hydra_config.is_file():
         from omegaconf import OmegaConf
@@ -130,17 +181,6 @@ def run_config(path: Path, notes: list[str]) -> dict[str, Any]:
                 tree = OmegaConf.to_container(conf, resolve=False, enum_to_str=True)
             if isinstance(tree, dict):
                 return tree
-    checkpoint = path / "checkpoints" / "last.pt"
-    if checkpoint.is_file():
-        from seqnet.training.checkpoint import load_checkpoint
-
-        try:
-            config = load_checkpoint(checkpoint)["config"]
-        except SeqnetError as e:
-            config = None
-            notes.append(str(e).split(";")[0])
-        if isinstance(config, dict):
-            return config
     if notes:
         notes.append(f"{str(path)!r}: no readable config; it is labelled by its folder name")
     return {}

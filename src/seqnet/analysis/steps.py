@@ -19,12 +19,24 @@ def _describe_steps(steps: np.ndarray) -> str:
 
 def choose_steps(
     runs: Sequence[Run], labels: Sequence[str], requested: int | None
-) -> tuple[list[int], list[str]]:
-    """The training step plotted for each run, and notes about runs that show another one.
+) -> tuple[list[int | None], list[str]]:
+    """The training step plotted for each run (None for a run without gradient profiles), and
+    notes about runs that show another one.
 
     Default: the largest step logged in every run. A requested step that a run did not log is
     replaced, for that run, by its nearest logged step (the earlier one on a tie).
     """
+    profiled = [i for i, run in enumerate(runs) if run.has_profiles]
+    if len(profiled) < len(runs):
+        chosen: list[int | None] = [None] * len(runs)
+        if not profiled:
+            return chosen, []
+        steps, notes = choose_steps(
+            [runs[i] for i in profiled], [labels[i] for i in profiled], requested
+        )
+        for i, step in zip(profiled, steps, strict=True):
+            chosen[i] = step
+        return chosen, notes
     notes: list[str] = []
     if requested is None:
         common = set.intersection(*(set(r.steps.tolist()) for r in runs))

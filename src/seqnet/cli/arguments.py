@@ -14,6 +14,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from seqnet.errors import SeqnetError
@@ -41,6 +42,10 @@ class Option:
     kind: Callable[[str], Any] | type = str
     metavar: str | None = None
     required: bool = False
+    #: The value of ``--name`` given alone, for an option whose value may be left out
+    #: (``--scalars [FILE]``): the next word is its value unless it is an option or an
+    #: existing directory (a positional argument of ``seqnet-compare``).
+    const: str | None = None
 
     @property
     def switch(self) -> bool:
@@ -68,6 +73,8 @@ class Option:
         metavar = self.metavar or self.name.upper()
         if self.switch:
             text = self.flag
+        elif self.const is not None:
+            text = f"{self.flag} [{metavar}]"
         elif style == "flag":
             text = f"{self.flag} {metavar}"
         else:
@@ -127,7 +134,8 @@ class Command:
         description = textwrap.fill(" ".join(self.description.split()), width=96)
         lines = [self.usage(), "", description, "", "arguments:"]
         for option in self.options:
-            name = option.usage(self.style).strip("[]")
+            name = option.usage(self.style)
+            name = name if option.required else name[1:-1]  # the brackets of an optional one
             default = "" if option.default in (None, False) else f" (default: {option.default})"
             body = textwrap.fill(
                 option.help + default, width=96, initial_indent="      ", subsequent_indent="      "
@@ -161,6 +169,10 @@ class Command:
             if value is None:  # --name VALUE, or a switch alone
                 if option.switch:
                     value = "true"
+                elif option.const is not None and (
+                    not words or words[0].startswith("-") or Path(words[0]).is_dir()
+                ):
+                    value = option.const
                 elif not words:
                     usage = option.usage(self.style).strip("[]")
                     raise ArgumentError(f"{option.flag} needs a value: {usage}", usage=True)

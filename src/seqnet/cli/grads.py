@@ -6,7 +6,9 @@ probe batch is the first ``batch_size`` sequences of that task's fixed validatio
 training. ``dtype``, ``loss`` and ``batch_size`` default to the checkpoint's own ``grad_log``
 settings, and the horizon uses its ``grad_log.horizon_threshold``, so that the numbers are those
 training logged. Prints a short table and writes the profile as JSON (default: next to the
-checkpoint, ``<name>_grads.json``).
+checkpoint, named after the options given: ``last_grads.json`` with none,
+``last_grads_float64_loss-total_b64_T200.json`` with ``dtype=float64 loss=total batch_size=64
+seq_len=200``), so that calls with other options keep each other's files.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ COMMAND = Command(
         Option("device", "cpu | cuda | cuda:N | auto", default="cpu"),
         Option(
             "out",
-            "the JSON file (default: <checkpoint name>_grads.json beside it)",
+            "the JSON file (default: beside the checkpoint, named after the options given, "
+            "e.g. last_grads_float64_T200.json)",
             metavar="FILE.json",
         ),
     ],
@@ -93,6 +96,14 @@ def profile_checkpoint(options: dict[str, Any]) -> dict[str, Any]:
 
     task = rebuild_task(config["data"], options["seq_len"], batch_size, device)
     model = build_model(config["model"], task.spec).to(device)
+    missing = [k for k in model.state_dict() if k not in checkpoint["model"]]
+    if missing:  # load_state_dict would say so in a traceback of every key
+        raise SeqnetError(
+            f"checkpoint {ckpt_path!r} does not fit the model its config names "
+            f"(model={config['model'].get('name')}): {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing; use the checkpoint as its run "
+            "wrote it"
+        )
     model.load_state_dict(checkpoint["model"])
     try:
         probe_batch = task.probe_batch(batch_size)
@@ -142,11 +153,25 @@ def rebuild_task(
         raise SeqnetError(f"{given}{str(e).strip(chr(39))}") from e
 
 
+def default_name(options: dict[str, Any]) -> str:
+    """``<checkpoint name>_grads[_<option>...].json``: one part per option given that changes
+    the numbers (``float64``, ``loss-total``, ``b64``, ``T200``, in that order; ``device`` does
+    not), so that two calls with other options write two files."""
+    parts = [
+        options["dtype"],
+        options["loss"] and f"loss-{options['loss']}",
+        options["batch_size"] and f"b{options['batch_size']}",
+        options["seq_len"] and f"T{options['seq_len']}",
+    ]
+    stem = Path(str(options["ckpt"])).stem
+    return "_".join([f"{stem}_grads", *(str(p) for p in parts if p)]) + ".json"
+
+
 def output_path(options: dict[str, Any]) -> Path:
-    """``out=``, else ``<checkpoint name>_grads.json`` beside the checkpoint; its folder is
-    made (and a folder given as out= refused) before anything is measured."""
+    """``out=``, else ``default_name(options)`` beside the checkpoint; its folder is made (and a
+    folder given as out= refused) before anything is measured."""
     ckpt = Path(str(options["ckpt"]))
-    out = Path(options["out"] or ckpt.with_name(f"{ckpt.stem}_grads.json"))
+    out = Path(options["out"] or ckpt.with_name(default_name(options)))
     if out.is_dir():
         raise SeqnetError(f"out={out} is a folder; give a file name, e.g. out={out / 'grads.json'}")
     try:

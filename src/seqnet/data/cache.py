@@ -3,8 +3,9 @@ that generated them.
 
 Building these arrays takes seconds; loading them takes milliseconds. The cache is only a
 shortcut: a missing, stale or unreadable file is rebuilt from the same arguments, so deleting the
-cache folder changes no result. Where the cache cannot be written (a read-only folder) the arrays
-are still returned, just not kept.
+cache folder changes no result. Each file stores a checksum of its arrays: one whose data no
+longer matches it (a damaged disk, a file edited by hand) is rebuilt, with a warning. Where the
+cache cannot be written (a read-only folder) the arrays are still returned, just not kept.
 
 Folder: ``$SEQNET_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/seqnet``, else ``~/.cache/seqnet``.
 """
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 #: The environment variable that moves the cache folder.
 CACHE_ENV = "SEQNET_CACHE_DIR"
 _ARGS_KEY = "__args__"
+#: The checksum of the cached arrays: a file zeroed or changed under an intact header is caught.
+_SUM_KEY = "__sha256__"
 
 
 def cache_dir() -> Path:
@@ -58,7 +61,8 @@ def cached_arrays(
     arrays = build()
     try:
         with atomic_write(path) as f:
-            np.savez(f, **arrays, **{_ARGS_KEY: np.array(_canonical(args))})
+            header = {_ARGS_KEY: np.array(_canonical(args)), _SUM_KEY: np.array(checksum(arrays))}
+            np.savez(f, **arrays, **header)
     except OSError as e:  # a read-only or full disk costs the next run a rebuild, nothing else
         log.warning(
             "could not cache %s data in %s (%s); it will be rebuilt next time", name, path, e
@@ -73,9 +77,30 @@ def _load(path: Path, args: dict[str, Any]) -> dict[str, np.ndarray] | None:
         with np.load(path, allow_pickle=False) as f:
             if str(f[_ARGS_KEY]) != _canonical(args):
                 return None
-            return {key: f[key] for key in f.files if key != _ARGS_KEY}
+            arrays = {key: f[key] for key in f.files if key not in (_ARGS_KEY, _SUM_KEY)}
+            stored = str(f[_SUM_KEY]) if _SUM_KEY in f.files else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    if stored != checksum(arrays):  # a file without one is from before checksums: rebuilt too
+        name = path.name.rsplit("-", 1)[0]
+        log.warning(
+            "cached %s data %s does not match its checksum (damaged or changed since it was "
+            "written); building it again",
+            name,
+            path,
+        )
+        return None
+    return arrays
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _canonical(args: dict[str, Any]) -> str:

@@ -101,4 +101,30 @@ def load_gradients(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray],
             f"gradients file {str(path)!r} is unreadable ({type(e).__name__}: {reason}); it is "
             "empty, truncated or not a seqnet gradients.npz"
         ) from e
+    problem = damage(steps, norms)
+    if problem:
+        raise GradientsFileError(
+            f"gradients file {str(path)!r} is damaged: {problem}; it was not written by seqnet, "
+            "or was changed since"
+        )
     return steps, norms, meta
+
+
+def damage(steps: np.ndarray, norms: dict[str, np.ndarray]) -> str | None:
+    """What no file seqnet writes can hold (None when nothing): a step measured twice, profiles
+    without timesteps, negative norms. (NaN norms can be measured, from a diverged model: they
+    are the readers' to name.)"""
+    unique, counts = np.unique(steps, return_counts=True)
+    if (counts > 1).any():
+        return f"step {int(unique[counts > 1][0])} appears more than once"
+    empty = sorted(name for name, matrix in norms.items() if matrix.shape[1] == 0)
+    if empty:
+        return f"its profiles have no timesteps ({', '.join(empty)})"
+    for name, matrix in norms.items():
+        negative = np.nonzero((matrix < 0).any(axis=1))[0]
+        if len(negative):
+            return (
+                f"{name} holds negative norms (at step {int(steps[negative[0]])}), which no "
+                "norm can be"
+            )
+    return None

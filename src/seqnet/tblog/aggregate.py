@@ -129,7 +129,7 @@ def aggregate_sweep(sweep_dir: Path) -> list[Path]:
     from seqnet.errors import SeqnetError
 
     try:
-        runs = [load_run(p) for p in find_runs([sweep_dir])]
+        runs = [r for r in (load_run(p) for p in find_runs([sweep_dir])) if r.has_profiles]
         groups = [g for g in group_runs(runs) if g.n >= 2]
     except SeqnetError as e:  # no runs with profiles (grad_log off), an unreadable file
         log.info("no aggregate runs for %s: %s", sweep_dir, e)
@@ -142,7 +142,7 @@ def aggregate_sweep(sweep_dir: Path) -> list[Path]:
             log.warning("no aggregate run for %s: %s", group.label, e)
             continue
         comparable.append(group)
-    if not comparable:
+    if not comparable:  # also a sweep without profiles (grad_log.every_n_steps=0)
         return []
     steps, _ = choose_steps([g.runs[0] for g in comparable], [g.label for g in comparable], None)
     folders = write_aggregates(sweep_dir, comparable, steps)

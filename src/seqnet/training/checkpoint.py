@@ -10,7 +10,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqnet.atomic import atomic_write
-from seqnet.errors import CheckpointError
+from seqnet.errors import CheckpointError, OutputError, output_error
+from seqnet.training.checkpoint_fields import check_fields
 from seqnet.training.precision import MixedPrecision
 from seqnet.training.seeding import rng_state
 
@@ -70,6 +71,18 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         torch.save(checkpoint, f)
 
 
+def checkpoint_write_error(path: Path, error: OSError, previous_step: int | None) -> OutputError:
+    """One line for a checkpoint that could not be written (the previous one is untouched:
+    ``save_checkpoint`` writes a temporary file and renames it only when it is whole)."""
+    kept = (
+        f"The previous checkpoint (step {previous_step}) is intact"
+        if previous_step is not None
+        else "No earlier checkpoint of this run exists"
+    )
+    base = output_error(path, error, what="checkpoint")
+    return OutputError(f"{base}. {kept}")
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a seqnet checkpoint (tensors and plain data only: ``weights_only=True``)."""
     path = Path(path)
@@ -93,6 +106,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{str(path)!r} is not a seqnet checkpoint: expected keys {list(REQUIRED_KEYS)}, "
             f"found {found}"
         )
+    check_fields(checkpoint, path)  # every field of the type it must have: one line if not
     return checkpoint
 
 

@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,7 @@ from torch import Tensor
 from seqnet.data.seeds import stream_seed
 from seqnet.errors import ConfigError
 from seqnet.training.carried_state import State
+from seqnet.training.seeding import rng_state, set_rng_state
 
 #: Rank 0's clock at start-up, shared with every rank through the environment (see ``run_time``).
 ENV_RUN_TIME = "SEQNET_RUN_TIME"
@@ -100,12 +101,31 @@ def run_time() -> float:
     return float(os.environ.get(ENV_RUN_TIME) or time.time())
 
 
-def seed_rank_generator(seed: int, step: int, ranks: Ranks) -> None:
-    """Ranks other than 0 reseed the global generator (dropout masks) from (seed, step, rank):
+def seed_rank_generator(
+    seed: int, step: int, ranks: Ranks, saved: list[dict[str, Any]] | None = None
+) -> None:
+    """Ranks other than 0 start their global generator (dropout masks) from (seed, step, rank):
     with the run's one generator every rank would draw the same masks for its rows. Rank 0 keeps
-    the run's generator, so one process is unchanged and its checkpoint resumes it exactly."""
-    if ranks.rank > 0:
+    the run's generator, so one process is unchanged and its checkpoint resumes it exactly. A
+    resume of as many ranks as the checkpoint's run had (``saved``: every rank's state, as
+    ``gather_rng_states`` collected it) puts each rank's own generator back instead, so the
+    resumed run draws the masks the uninterrupted one would."""
+    if ranks.rank == 0:
+        return
+    if saved is not None and len(saved) == ranks.world_size:
+        set_rng_state(saved[ranks.rank])
+    else:
         torch.manual_seed(stream_seed(seed, step) ^ ranks.rank)
+
+
+def gather_rng_states(ranks: Ranks) -> list[dict[str, Any]] | None:
+    """Every rank's generator state, by rank (a collective: every rank calls it), for a
+    checkpoint; None in one process (the checkpoint's ``rng`` is the whole story there)."""
+    if not ranks.parallel:
+        return None
+    states: list[Any] = [None] * ranks.world_size
+    dist.all_gather_object(states, rng_state())
+    return states
 
 
 def check_batch_divisible(batch_size: int, ranks: Ranks) -> None:

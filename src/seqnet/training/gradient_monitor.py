@@ -82,12 +82,17 @@ class GradientMonitor:
             )
             return
         hint = f" (changed: {', '.join(changed)})" if changed else ""
+        kept = ""
+        if previous.resolve() == self.store.path.resolve():  # in place: never overwritten
+            aside = set_aside(previous, before_step)
+            kept = f"the earlier profiles are kept in {aside}, and "
         log.warning(
-            "gradient history starts fresh at step %d: %s%s; this run's %s holds only the "
+            "gradient history starts fresh at step %d: %s%s; %sthis run's %s holds only the "
             "profiles it measures",
             before_step,
             reason,
             hint,
+            kept,
             GRADIENTS_FILE,
         )
 
@@ -119,3 +124,16 @@ class GradientMonitor:
         if step == self.max_steps or final:
             matrices = {q: self.store.matrix(q) for q in self.quantities}
             log_heatmaps(self.writer, self.store.steps, matrices, self.store.dtype, step)
+
+
+def set_aside(history: Path, before_step: int) -> Path:
+    """Rename a run's own ``gradients.npz`` that a resume cannot continue to
+    ``gradients.before_step_<N>.npz`` (``_2``, ... if that is taken), so that the history
+    measured before step N is kept beside the one that starts there."""
+    stem = f"{history.stem}.before_step_{before_step}"
+    aside, number = history.with_name(f"{stem}{history.suffix}"), 1
+    while aside.exists():
+        number += 1
+        aside = history.with_name(f"{stem}_{number}{history.suffix}")
+    history.rename(aside)
+    return aside

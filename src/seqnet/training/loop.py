@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
+from seqnet.atomic import atomic_write
+from seqnet.errors import output_error
+from seqnet.gradients import GRADIENTS_FILE
 from seqnet.tblog.progress import training_progress
 from seqnet.training import run_folder
 from seqnet.training.build import build_task_and_model, open_writer, setup_device
@@ -27,6 +31,7 @@ from seqnet.training.carried_state import CarriedState
 from seqnet.training.checkpoint import (
     Counters,
     checkpoint_payload,
+    checkpoint_write_error,
     own_checkpoint,
     save_checkpoint,
 )
@@ -35,6 +40,7 @@ from seqnet.training.distributed import (
     agree_on_step,
     average_gradients,
     check_batch_divisible,
+    gather_rng_states,
     gather_state_rows,
     join_process_group,
     seed_rank_generator,
@@ -48,18 +54,29 @@ from seqnet.training.precision import MixedPrecision
 from seqnet.training.preemption import StopSignals
 from seqnet.training.resume import Resume
 from seqnet.training.seeding import seed_everything
-from seqnet.training.step_health import Throughput, diverged, warn_on_jump
+from seqnet.training.step_health import (
+    GarbageWatch,
+    Throughput,
+    check_finite_state,
+    diverged,
+    warn_on_jump,
+)
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
+    """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics. The stop
+    signals are caught from the start (a SIGTERM during set-up stops the run before its first
+    step), and the run folder is this process's from ``run_folder.enter`` to the end."""
+    check_config(cfg)  # validate everything the user gave before any work
+    with StopSignals() as signals, ExitStack() as owned:
+        return _train(cfg, signals, owned)
+
+
+def _train(cfg: DictConfig, signals: StopSignals, owned: ExitStack) -> dict[str, float]:
     tcfg = cfg.trainer
     run_dir = Path(cfg.paths.run_dir)
-
-    # ---- validate everything the user gave before any work --------------------------------
-    check_config(cfg)
     ranks = join_process_group()
     check_batch_divisible(cfg.data.batch_size, ranks)
     device = setup_device(tcfg, ranks)
@@ -79,27 +96,42 @@ def train(cfg: DictConfig) -> dict[str, float]:
     counters = Counters()
     if resume:  # weights, optimizer, loss scaler, RNG states, counters and carried state
         counters = resume.restore(model, optimizer, precision, carried, ranks, schedule, stopper)
-    seed_rank_generator(cfg.seed, counters.step, ranks)
+    seed_rank_generator(cfg.seed, counters.step, ranks, resume.rank_rng)
     run_folder.enter(run_dir, cfg.ckpt_path)  # refused if another run owns it: nothing written
+    owned.callback(run_folder.release, run_dir)  # the lock goes back when the run ends
     writer = open_writer(cfg, run_dir, ranks, hparams=not resume.in_place)
     grads = GradientMonitor(
         cfg.grad_log, model, task, writer, run_dir, tcfg.max_steps, enabled=ranks.is_main
     )
     grads.continue_history(resume, cfg)  # a resumed run's earlier profiles, where comparable
     ckpt_file = own_checkpoint(run_dir)
+    saved_step = [resume.step] if resume.in_place else [None]  # the checkpoint there now
 
     def save(step: int, path: Path = ckpt_file, final: bool = False) -> None:
         carried_state = gather_state_rows(carried.state, ranks)  # every rank takes part
+        rank_rng = gather_rng_states(ranks)  # each rank's dropout generator
         if not ranks.is_main:
             return
         payload = checkpoint_payload(cfg, model, optimizer, step, counters, precision)
+        if rank_rng is not None:
+            payload["rank_rng"] = rank_rng
+        check_finite_state(step, payload["model"], payload["optimizer"]["state"], ckpt_file)
         payload["carried_state"] = carried_state  # truncated BPTT resumes mid-stream
         payload["scheduler"] = schedule.state_dict() if schedule is not None else None
         payload["early_stopping"] = stopper.state_dict()
-        save_checkpoint(path, payload)
-        if path == ckpt_file:
+        best = path != ckpt_file  # checkpoints/best.pt: a copy, not the run's own state
+        try:
+            save_checkpoint(path, payload)
+        except OSError as e:  # a full disk, a folder gone read-only: the old file is intact
+            raise checkpoint_write_error(path, e, None if best else saved_step[0]) from e
+        if best:
+            return
+        saved_step[0] = step
+        try:
             grads.save(step, final)  # gradient files follow the checkpoint (a preempted run)
-            writer.flush()
+        except OSError as e:
+            raise output_error(run_dir / GRADIENTS_FILE, e) from e
+        writer.flush()
 
     # ---- the loop -------------------------------------------------------------------------
     # Read once: an OmegaConf attribute lookup costs microseconds, and these are used every step.
@@ -116,7 +148,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "train", total=max_steps, completed=counters.step, loss=math.nan, rate=0.0
     )
     throughput = Throughput()
-    with progress, StopSignals() as signals:
+    garbage = GarbageWatch(cfg.optim.lr)
+    if signals.requested:  # a stop signal during set-up: nothing trained, nothing written
+        writer.close()
+        raise signals.preempted_in_setup(counters.step, resume.path)
+    with progress:
         for step in range(counters.step, max_steps):
             if grads.due(step):
                 grads.measure(step)  # step 0 is measured before any update
@@ -158,6 +194,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 schedule.step()  # the next update's lr: warm-up, then scheduler=...
 
             done = counters.step = step + 1
+            garbage.train_loss(done, loss_value)
             throughput.tick()
             if done % log_every == 0 or done == max_steps:
                 rate = throughput.rate()
@@ -182,6 +219,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                     val_metrics = evaluate(model, task)
                 writer.scalars({f"val/{k}": v for k, v in val_metrics.items()}, done)
                 log.info("validation at step %d: %s", done, metric_line(val_metrics, "val/"))
+                garbage.val_loss(done, val_metrics.get("loss", math.nan))
                 if schedule is not None:
                     schedule.validated(val_metrics)  # scheduler=plateau: on scheduler.monitor
                 if stopper.update(done, val_metrics) and stopper.save_best:
@@ -216,7 +254,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         **stopper.summary(),  # with early stopping: stopped_early, best_step, best_value
     )
     if ranks.is_main:
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        try:
+            with atomic_write(run_dir / "metrics.json") as f:  # whole, or the previous one
+                f.write((json.dumps(metrics, indent=2) + "\n").encode())
+        except OSError as e:
+            raise output_error(run_dir / "metrics.json", e) from e
     return metrics
 
 

@@ -1,5 +1,8 @@
 """Preemption and time-outs: finish the current step, write a checkpoint, then exit.
 
+The handlers are installed when ``train()`` starts, before its set-up: a signal during set-up
+stops the run before its first step, with one line and the same exit status.
+
 A cluster that preempts a job (or whose time limit approaches) sends SIGTERM or SIGUSR1; Python
 would die at once, losing everything since the last periodic checkpoint. While training,
 ``StopSignals`` only records the signal; the loop notices it at the end of the step, writes
@@ -33,11 +36,19 @@ Handler = Callable[[int, FrameType | None], Any] | int | None
 class Preempted(Exception):
     """Training stopped on a signal after writing its checkpoint."""
 
-    def __init__(self, signum: int, step: int, checkpoint: Path, previous: Handler) -> None:
+    def __init__(
+        self,
+        signum: int,
+        step: int,
+        checkpoint: Path | None,
+        previous: Handler,
+        message: str | None = None,
+    ) -> None:
         self.signum, self.step, self.checkpoint, self.previous = signum, step, checkpoint, previous
         name = signal.Signals(signum).name
         super().__init__(
-            f"stopped by {name} after step {step}; checkpoint written to {checkpoint}. "
+            message
+            or f"stopped by {name} after step {step}; checkpoint written to {checkpoint}. "
             "Resume in the same run directory with ckpt_path=auto"
         )
 
@@ -91,3 +102,17 @@ class StopSignals:
     def preempted(self, step: int, checkpoint: Path) -> Preempted:
         assert self.received is not None
         return Preempted(self.received, step, checkpoint, self._previous.get(self.received))
+
+    def preempted_in_setup(self, step: int, resumed_from: Path | None) -> Preempted:
+        """A stop signal received while the run was set up, before its first step: nothing of
+        this run was checkpointed, and the checkpoint it resumes from (if any) is unchanged."""
+        assert self.received is not None
+        name = signal.Signals(self.received).name
+        if resumed_from is None:
+            what = "no checkpoint was written (the run had none yet). Run the same command again "
+            what += "to start it"
+        else:
+            what = f"the checkpoint it resumes from ({resumed_from}) is unchanged. Run the same "
+            what += "command again to resume it"
+        message = f"stopped by {name} during set-up, before training step {step}; {what}"
+        return Preempted(self.received, step, None, self._previous.get(self.received), message)

@@ -32,10 +32,12 @@ from seqnet.training.checkpoint import (
     model_mismatch,
     own_checkpoint,
 )
+from seqnet.training.checkpoint_fields import check_finite, check_optimizer_fits
 from seqnet.training.distributed import Ranks, state_rows
 from seqnet.training.early_stopping import EarlyStopping, stopped_early
 from seqnet.training.lr_schedule import LrSchedule, check_same_schedule
 from seqnet.training.precision import MixedPrecision
+from seqnet.training.run_record import check_unchanged
 from seqnet.training.seeding import set_rng_state
 from seqnet.training.suggest import choice_overrides, override
 
@@ -70,10 +72,13 @@ class Resume:
         if path is None:
             return cls(None, None, run_dir)
         checkpoint = load_checkpoint(path)
+        check_finite(checkpoint, path)  # NaN weights would train on as if they were good
         check_resumable(checkpoint, cfg, path)
         resume = cls(path, checkpoint, run_dir)
         if resume.in_place:
             resume.finished = finished_metrics(checkpoint, run_dir, cfg.trainer.max_steps)
+            if resume.finished is not None:  # its folder stays a true record of that run
+                check_unchanged(checkpoint["config"], cfg, run_dir, checkpoint["step"])
         return resume
 
     def __bool__(self) -> bool:
@@ -92,6 +97,11 @@ class Resume:
             return []
         changes = changed_settings(self.checkpoint["config"], cfg, ("data", "grad_log"))
         return [c for c in changes if c.split(":")[0] not in NOT_PROBE_SETTINGS]
+
+    @property
+    def rank_rng(self) -> list[dict[str, Any]] | None:
+        """Every rank's generator state, saved by a torchrun run (None otherwise)."""
+        return self.checkpoint.get("rank_rng") if self.checkpoint else None
 
     @property
     def step(self) -> int:
@@ -118,6 +128,7 @@ class Resume:
             model.load_state_dict(checkpoint["model"])
         except RuntimeError as e:  # another task's input or output size: other encoder/head
             raise model_mismatch(checkpoint, e) from e
+        check_optimizer_fits(checkpoint["optimizer"], model, optimizer, self.path)
         restore_optimizer(optimizer, checkpoint["optimizer"], schedule)
         if schedule is not None:  # check_resumable: the checkpoint's schedule, continued
             schedule.load_state_dict(checkpoint["scheduler"])

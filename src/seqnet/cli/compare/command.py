@@ -7,12 +7,16 @@ TensorBoard; runs that differ only in their seed are one group, shown with its s
     seqnet-compare outputs/multirun/<timestamp> --csv sweep.csv      # the grouped table as CSV
     seqnet-compare outputs/multirun/<timestamp> --tensorboard        # aggregate runs for it
     seqnet-compare outputs/runs/A outputs/runs/B --no-group --step 500
+    seqnet-compare outputs/runs/A --scalars A.csv                   # every scalar, as CSV
 
-A directory holding ``gradients.npz`` is a run; any other directory is searched recursively for
-runs (sorted by path). Runs are grouped by every config key except ``seed`` (``--group-by KEYS``
-chooses the keys, ``--no-group`` shows each run alone); a group is labelled by the grouping keys
-whose values differ between the groups (``model.name=gru``), read from ``.hydra/config.yaml``,
-else from the config saved in ``checkpoints/last.pt``.
+A directory holding ``gradients.npz``, ``metrics.json`` or ``checkpoints/last.pt`` is a run; any
+other directory is searched recursively for runs (sorted by path). Runs are grouped by every
+config key except ``seed`` (``--group-by KEYS`` chooses the keys, ``--no-group`` shows each run
+alone); a group is labelled by the grouping keys whose values differ between the groups
+(``model.name=gru``; a key most groups share a value of, only where a group departs from it:
+``seqnet.analysis.labels``), read from the config saved in ``checkpoints/last.pt`` (what the run
+was trained with), else from ``.hydra/config.yaml``. Runs without gradient profiles
+(``grad_log.every_n_steps=0``) give the metric tables alone, with a note.
 
 The figure (default ``compare.png``) shows, left, ``||dL/dQ(t)||`` against t on a log scale at
 one training step (default: the largest step logged in every run; a group without the requested
@@ -31,16 +35,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seqnet.analysis.grouped_table import find_group, group_rows, prepare_groups
+from seqnet.analysis.groups import Group
 from seqnet.analysis.runs import AnalysisError, CompareError, find_runs, load_run
 from seqnet.analysis.scalars import group_curves
 from seqnet.cli.arguments import ArgumentError, Command, Option, nonnegative_int
 from seqnet.cli.compare.group_tables import format_group_tables, write_group_csv
-from seqnet.cli.compare.plot import plot_groups
+from seqnet.cli.compare.plot import legend_entries, plot_groups
 from seqnet.cli.compare.profile_table import ProfileRow, format_table, summarize
 from seqnet.cli.compare.sweep_table import format_sweep_table, sweep_rows, write_csv
+from seqnet.errors import output_error
 from seqnet.plugins import PluginError, load_plugins
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROG = "seqnet-compare"
 #: The default quantity: the first of these that a compared run logged (an encoder-decoder has
@@ -101,6 +111,13 @@ COMMAND = Command(
             metavar="GROUP",
         ),
         Option(
+            "scalars",
+            "only write every TensorBoard scalar of every run as CSV (run, tag, step, value, "
+            "wall_time), to FILE or scalars.csv; no figure, no tables",
+            metavar="FILE",
+            const="scalars.csv",
+        ),
+        Option(
             "tensorboard",
             "write one aggregate TensorBoard run per group to <sweep>/aggregate/<group>/",
             kind=bool,
@@ -148,16 +165,105 @@ def compare(
     groups, steps, notes = prepare_groups(runs, group, group_by, step)
     reference = find_group(groups, versus) if versus is not None else None
     notes[:0] = [note for run in runs for note in run.notes]
+    if tensorboard and None in steps:
+        raise AnalysisError(
+            "--tensorboard: some runs have no gradient profiles (trained with "
+            "grad_log.every_n_steps=0); aggregate runs need them in every run"
+        )
 
+    profiled = [i for i, s in enumerate(steps) if s is not None]
+    fig, rows, key = None, [], []
+    if not profiled:
+        notes.append(
+            "no run has gradient profiles (trained with grad_log.every_n_steps=0): metrics "
+            "only, no figure and no profile table"
+        )
+    else:
+        fig, rows, key = profile_view(groups, steps, quantity, step, notes)
+
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if fig is not None:
+        print(format_table(rows, quantity, grouped=group))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out)
+        except OSError as e:  # a read-only folder, a full disk: one line, not matplotlib's trace
+            fix = "choose another --out"
+            raise AnalysisError(str(output_error(out, e, what="--out", fix=fix))) from e
+        print(f"wrote {out}")
+        if key:
+            print("its legend's numbers:", *key, sep="\n  ")
+        print()
+    if group:
+        table = group_rows(groups, steps, reference)
+        print(format_group_tables(table, quantity, reference.label if reference else None))
+        if csv is not None:
+            write_group_csv(table, csv)
+            print(f"wrote {csv}")
+    else:
+        labels = [g.label for g in groups]
+        per_run = sweep_rows([g.runs[0] for g in groups], labels, steps)
+        print(format_sweep_table(per_run, quantity))
+        if csv is not None:
+            write_csv(per_run, csv)
+            print(f"wrote {csv}")
+    if tensorboard:
+        from seqnet.tblog.aggregate import write_aggregates
+
+        folders = write_aggregates(Path(dirs[0]), groups, steps)
+        print(f"wrote {len(folders)} aggregate runs to {Path(dirs[0]) / 'aggregate'}")
+        print(f"view them: tensorboard --logdir {dirs[0]}")
+    return 0
+
+
+def export_scalars(dirs: Sequence[str], path: Path) -> int:
+    """``--scalars FILE``: every scalar of every run found in ``dirs`` as CSV."""
+    import csv
+
+    from seqnet.analysis.labels import run_names
+    from seqnet.analysis.scalars import SCALAR_COLUMNS, scalar_records
+
+    if path.is_dir():
+        raise AnalysisError(
+            f"--scalars {path}: is a folder; give a file, e.g. {path / 'scalars.csv'}"
+        )
+    runs = find_runs(dirs)
+    records = scalar_records(runs, run_names(runs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SCALAR_COLUMNS)
+        writer.writeheader()
+        writer.writerows(records)
+    tags = len({r["tag"] for r in records})
+    print(f"wrote {path}: {len(records)} values of {tags} tags from {len(runs)} runs")
+    return 0
+
+
+def profile_view(
+    groups: Sequence[Group],
+    steps: Sequence[int | None],
+    quantity: str,
+    step: int | None,
+    notes: list[str],
+) -> tuple[Figure, list[ProfileRow | tuple[str, int | None]], list[str]]:
+    """The figure, the profile table's rows of the groups with profiles of ``quantity`` and the
+    key to the figure's numbered legend (``legend_entries``); ``notes`` gets one line per group
+    left out of the figure."""
     has_quantity = [quantity in g.quantities for g in groups]
     if not any(has_quantity):
-        available = sorted({q for r in runs for q in r.norms})
+        available = sorted({q for g in groups for r in g.runs for q in r.norms})
         raise AnalysisError(
             f"--quantity {quantity!r} was logged in none of the runs; they have: "
             f"{', '.join(available)}"
         )
-    for g, has in zip(groups, has_quantity, strict=True):
-        if not has:
+    for g, s, has in zip(groups, steps, has_quantity, strict=True):
+        if s is None:
+            notes.append(
+                f"{g.label}: has no gradient profiles (trained with grad_log.every_n_steps=0); "
+                "left out of the figure"
+            )
+        elif not has:
             notes.append(
                 f"{g.label}: has no {quantity!r} (it logged "
                 f"{', '.join(sorted(g.quantities))}); left out of the figure"
@@ -171,40 +277,14 @@ def compare(
         else (step if step is not None else max(shown_steps))
     )
     curves = [group_curves(groups[i], "val/").get("val/loss") for i in shown]
-    fig = plot_groups(
-        [groups[i] for i in shown], [steps[i] for i in shown], quantity, target, curves
-    )
-    rows: list[ProfileRow | tuple[str, int]] = [
+    shown_groups, plotted = [groups[i] for i in shown], [steps[i] for i in shown]
+    labels, key = legend_entries(shown_groups, plotted)
+    fig = plot_groups(shown_groups, plotted, quantity, target, curves, labels)
+    rows: list[ProfileRow | tuple[str, int | None]] = [
         summarize(g, s, quantity) if has else (g.label, s)
         for g, s, has in zip(groups, steps, has_quantity, strict=True)
     ]
-
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(format_table(rows, quantity, grouped=group))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    print(f"wrote {out}")
-    if group:
-        table = group_rows(groups, steps, reference)
-        print(f"\n{format_group_tables(table, quantity, reference.label if reference else None)}")
-        if csv is not None:
-            write_group_csv(table, csv)
-            print(f"wrote {csv}")
-    else:
-        labels = [g.label for g in groups]
-        per_run = sweep_rows([g.runs[0] for g in groups], labels, steps)
-        print(f"\n{format_sweep_table(per_run, quantity)}")
-        if csv is not None:
-            write_csv(per_run, csv)
-            print(f"wrote {csv}")
-    if tensorboard:
-        from seqnet.tblog.aggregate import write_aggregates
-
-        folders = write_aggregates(Path(dirs[0]), groups, steps)
-        print(f"wrote {len(folders)} aggregate runs to {Path(dirs[0]) / 'aggregate'}")
-        print(f"view them: tensorboard --logdir {dirs[0]}")
-    return 0
+    return fig, rows, key
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         args = COMMAND.parse(sys.argv[1:] if argv is None else argv)
         if args is None:  # --help
             return 0
+        if args["scalars"] is not None:
+            return export_scalars(args["positional"], Path(args["scalars"]))
         load_plugins()  # a plugin's gradient summaries are columns of the tables and the CSV
         return compare(
             args["positional"],

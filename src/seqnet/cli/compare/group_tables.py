@@ -33,11 +33,11 @@ def format_group_tables(
     """A table per metric: each group's n, mean, standard deviation, median and 95% interval of
     the mean; with a ``reference`` group, the difference of means against it, its interval and
     the p-value (and which test gave it)."""
-    steps = sorted({row.step for row in rows})
-    step_text = ", ".join(map(str, steps))
+    steps = sorted({row.step for row in rows if row.step is not None})
+    at = f"at training step {', '.join(map(str, steps))}" if steps else "none (no profiles)"
     lines = [
-        f"metrics by group, best first by the mean {SORT_METRIC}; gradient summaries at training "
-        f"step {step_text}. 95% CI: percentile bootstrap of the mean ({BOOTSTRAP_RESAMPLES} "
+        f"metrics by group, best first by the mean {SORT_METRIC}; gradient summaries {at}. "
+        f"95% CI: percentile bootstrap of the mean ({BOOTSTRAP_RESAMPLES} "
         f"resamples, seed {BOOTSTRAP_SEED})"
         + (
             f"; p: two-sided, Welch's t-test (n >= {PERMUTATION_BELOW} in both groups) or an "

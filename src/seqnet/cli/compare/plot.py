@@ -62,6 +62,8 @@ def short_label(group: Group) -> str:
     (``gru, recurrent_init=orthogonal``); the tables keep the full label."""
     parts = []
     for key, value in group.keys.items():
+        if key not in group.named:
+            continue
         if key == "model.name":
             parts.append(str(value))
         else:
@@ -70,6 +72,40 @@ def short_label(group: Group) -> str:
                 f"{name}={str(value).rsplit('.', 1)[-1] if key.endswith('_target_') else value}"
             )
     return ", ".join(parts) or group.label
+
+
+#: A legend entry longer than this is numbered and cut; the printed key gives it whole.
+LEGEND_WIDTH = 40
+#: A value longer than this is cut in a legend entry (a list, a long path).
+VALUE_WIDTH = 16
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def legend_entries(groups: Sequence[Group], steps: Sequence[int]) -> tuple[list[str], list[str]]:
+    """Each group's legend entry and the key printed beside the figure (empty when every entry
+    is short). An entry is the short label (``short_label``, long values cut), its n, and its
+    training step where the groups are shown at different steps; an entry still longer than
+    ``LEGEND_WIDTH`` is numbered and cut, and the key gives the number's full label."""
+    common = len(set(steps)) == 1
+    entries, key = [], []
+    shorts = [
+        ", ".join(
+            _cut(part, VALUE_WIDTH + part.find("=") + 1) for part in short_label(g).split(", ")
+        )
+        for g in groups
+    ]
+    numbered = any(len(s) > LEGEND_WIDTH for s in shorts)
+    for i, (group, step, short) in enumerate(zip(groups, steps, shorts, strict=True)):
+        tail = f" (n={group.n}" + ("" if common else f", step {step}") + ")"
+        if numbered:
+            entries.append(f"[{i + 1}] {_cut(short, LEGEND_WIDTH)}{tail}")
+            key.append(f"[{i + 1}] {group.label}")
+        else:
+            entries.append(short + tail)
+    return entries, key
 
 
 def band(ax, x, stats: np.ndarray, color: str, log: bool = False) -> object:
@@ -88,10 +124,16 @@ def plot_groups(
     quantity: str,
     target: int,
     val_curves: Sequence[tuple[np.ndarray, np.ndarray] | None],
+    labels: Sequence[str] | None = None,
 ):
     """The figure (a matplotlib Figure on an Agg canvas, no pyplot state) for the ``groups``
-    that logged ``quantity``, each at its plotted step; ``val_curves``: per group, the training
-    steps and (runs, steps) validation losses, or None."""
+    that logged ``quantity``, each at its plotted step (the title says it when they share one,
+    else each legend entry says its own); ``val_curves``: per group, the training steps and
+    (runs, steps) validation losses, or None; ``labels``: the legend entries (default
+    ``legend_entries``)."""
+    if labels is None:
+        labels = legend_entries(groups, steps)[0]
+    common = len(set(steps)) == 1
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -107,15 +149,13 @@ def plot_groups(
     # Up to 10 groups the default cycle; more, 20 distinct colours (tab20).
     colors = [f"C{i}" for i in range(10)] if len(groups) <= 10 else list(_TAB20)
     any_zero, handles = False, []
-    for i, (group, step, curve) in enumerate(zip(groups, steps, val_curves, strict=True)):
+    groups_steps = zip(groups, steps, val_curves, labels, strict=True)
+    for i, (group, step, curve, legend) in enumerate(groups_steps):
         color = colors[i % len(colors)]
         logs = profile_logs(group, step, quantity)
         t = np.arange(logs.shape[1])
         line = band(ax_profile, t, spread(logs), color, log=True)
         zero = np.isnan(logs).any(axis=0)
-        legend = f"{short_label(group)} (n={group.n})"
-        if step != target:
-            legend += f" (step {step})"
         if zero.any():
             any_zero = True
             legend += f" [{int(zero.sum())} timesteps with zeros]"
@@ -142,8 +182,9 @@ def plot_groups(
     ax_profile.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_profile.set_ylabel(f"gradient norm ||dL/d{quantity}(t)||  (log scale)")
     zeros = "\nexact zeros (underflow) are left out: ▼ on the t axis" if any_zero else ""
+    at = f"at training step {steps[0]}" if common else "at each curve's training step (legend)"
     ax_profile.set_title(
-        f"{quantity}: gradient norm per timestep at training step {target}\n"
+        f"{quantity}: gradient norm per timestep {at}\n"
         f"median, interquartile range and range over each group's runs{zeros}"
     )
     ax_profile.grid(True, which="major", alpha=0.3)
@@ -168,7 +209,8 @@ def plot_groups(
             ax.set_ylabel("val/loss", fontsize="small")
         if i < rows - 1:
             ax.tick_params(labelbottom=False)
-        ax.axvline(target, color="0.4", ls=":", lw=1)
+        if common:  # the plotted step (groups at different steps: their legend says each)
+            ax.axvline(target, color="0.4", ls=":", lw=1)
         ax.grid(True, alpha=0.3)
     axes[0].set_title(f"{quantity} over training: median and interquartile range")
     axes[-1].set_xlabel("training step")

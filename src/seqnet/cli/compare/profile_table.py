@@ -50,7 +50,7 @@ def summarize(group: Group, step: int, quantity: str) -> ProfileRow:
 
 
 def format_table(
-    rows: Sequence[ProfileRow | tuple[str, int]], quantity: str, grouped: bool = True
+    rows: Sequence[ProfileRow | tuple[str, int | None]], quantity: str, grouped: bool = True
 ) -> str:
     """Plain-text table, one line per group (``grouped``: with n; else one line per run); a
     ``(label, step)`` row has no ``quantity``. An exact-zero norm prints as ``zero``
@@ -69,7 +69,7 @@ def format_table(
             lines.append([row.label, *([str(row.n)] if grouped else []), str(row.step), *values])
         else:
             label, step = row
-            prefix = [label, *(["-"] if grouped else []), str(step)]
+            prefix = [label, *(["-"] if grouped else []), "-" if step is None else str(step)]
             lines.append([*prefix, *["-"] * (len(head) - len(prefix))])
     medians = " (median over each group's runs)" if grouped else ""
     title = f"gradient norm of {quantity}, log10 ||dL/d{quantity}(t)||{medians}:"

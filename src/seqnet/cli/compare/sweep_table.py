@@ -28,7 +28,7 @@ class SweepRow:
     path: Path
     settings: dict[str, Hashable]
     metrics: dict[str, float | int]
-    grad_step: int
+    grad_step: int | None  # None: the run has no gradient profiles
     gradients: dict[str, float | int]
 
     @property
@@ -38,16 +38,19 @@ class SweepRow:
         return (not known, float(value) if known else 0.0)  # runs without a loss go last
 
 
-def sweep_rows(runs: Sequence[Run], labels: Sequence[str], steps: Sequence[int]) -> list[SweepRow]:
+def sweep_rows(
+    runs: Sequence[Run], labels: Sequence[str], steps: Sequence[int | None]
+) -> list[SweepRow]:
     """The rows of ``runs`` (labelled, each summarised at its plotted step), best first."""
     keys = differing_keys([run.config for run in runs])
     rows = []
     for run, label, step in zip(runs, labels, steps, strict=True):
-        profile = run.profile(step)
         gradients: dict[str, float | int] = {}
-        for q in run.norms:
-            for name, value in profile.summary(q, run.horizon_threshold).items():
-                gradients[f"{q}/{name}"] = value
+        if step is not None:
+            profile = run.profile(step)
+            for q in run.norms:
+                for name, value in profile.summary(q, run.horizon_threshold).items():
+                    gradients[f"{q}/{name}"] = value
         metrics = {k: v for k, v in run.metrics.items() if isinstance(v, int | float)}
         settings = {k: run.config[k] for k in keys if k in run.config}
         rows.append(SweepRow(label, run.path, settings, metrics, step, gradients))
@@ -70,12 +73,14 @@ def _cell(value: object) -> str:
 def format_sweep_table(rows: Sequence[SweepRow], quantity: str) -> str:
     """Best first: the label, the final metrics and ``quantity``'s gradient summaries."""
     metrics = _union([r.metrics for r in rows], first=[SORT_METRIC])
-    summaries = [f"{quantity}/{s}" for s in SUMMARIES]
-    head = ["#", "run", *metrics, "grad_step", *summaries]
+    profiles = any(row.grad_step is not None for row in rows)
+    summaries = [f"{quantity}/{s}" for s in SUMMARIES] if profiles else []
+    head = ["#", "run", *metrics, *(["grad_step"] if profiles else []), *summaries]
     lines = [head]
     for rank, row in enumerate(rows, start=1):
         values = [row.metrics.get(m) for m in metrics]
-        values += [row.grad_step, *(row.gradients.get(s) for s in summaries)]
+        if profiles:
+            values += [row.grad_step, *(row.gradients.get(s) for s in summaries)]
         lines.append([str(rank), row.label, *(_cell(v) for v in values)])
     title = f"runs by {SORT_METRIC} (best first); --csv FILE writes every column:"
     return "\n".join([title, *aligned(lines, left=2)])
