@@ -10,7 +10,8 @@ table) and one row per group of seeds: its n and, for each metric, the mean with
 bootstrap interval. It reads ``docs/results/<name>.csv`` (written by ``seqnet-compare --csv``)
 and ``docs/results/<name>.json`` (by ``scripts/record_results.py``), so no number is typed by
 hand. ``order="a|b|..."`` lists parts of group labels in the order rows are shown (default: the
-CSV's, best val/loss first); ``step=0`` takes the gradient summaries at step 0, before any update
+CSV's, best val/loss first), ``only="a|b"`` shows only the rows whose label has one of them;
+``step=0`` takes the gradient summaries at step 0, before any update
 (``<name>.step0.csv``). A missing file or column stops the build.
 """
 
@@ -61,6 +62,8 @@ def render(root: Path, name: str, options: str, page: str) -> str:
     except (OSError, ValueError) as e:
         raise PluginError(f"{page}: results {name!r}: {e}") from e
     keys = [k for k in rows[0] if k not in ("group", "n", "grad_step") and "/" not in k]
+    if "only" in values:  # "|"-separated parts of group labels: only the rows that have one
+        rows = [r for r in rows if any(part in r["group"] for part in values["only"].split("|"))]
     if "order" in values:  # "|"-separated parts of group labels, in the order to show them
         wanted = values["order"].split("|")
         rows.sort(key=lambda r: next((i for i, w in enumerate(wanted) if w in r["group"]), 99))

@@ -64,7 +64,7 @@ def test_default_config_values() -> None:
 
 #: The keys of each choice, beside ``name``: an option that does not apply to a model or task is
 #: not a key of its config (tests/configs/test_composition_errors.py: it is refused by name).
-MODEL = {"hidden_size", "num_layers", "dropout", "encoder_size", "compile"}
+MODEL = {"hidden_size", "num_layers", "dropout", "encoder_size", "bidirectional", "compile"}
 GATED = {"zoneout", "recurrent_init"}
 FORGET = {"forget_bias", "chrono_tmax"}
 GENERATED = {"batch_size", "val_size", "val_seed"}

@@ -84,7 +84,11 @@ def test_every_value_a_sweep_tries_is_valid(choice: str) -> None:
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in swept.items()])
     for override in parsed:
         key = override.key_or_group
-        for value in override.sweep_string_iterator():
+        # One value (model: gru) is a sweep of one job, as on the command line.
+        single = not override.is_sweep_override()
+        for value in (
+            [override.get_value_element_as_str()] if single else override.sweep_string_iterator()
+        ):
             if key == "model":
                 assert compose_config([choice, f"model={value}"]).model.name == value
             else:  # typed by the schema: 1e-4 is a float, false a bool, 3 an int

@@ -248,6 +248,7 @@ def test_plugin_model_trains_and_its_checkpoint_profiles(venv: SimpleNamespace) 
         "num_layers": 1,
         "dropout": 0.0,
         "encoder_size": 32,
+        "bidirectional": False,
         "compile": False,
         "leak": 0.25,
     }

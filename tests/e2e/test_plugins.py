@@ -43,6 +43,7 @@ def test_plugin_model_is_a_choice_with_its_schema(monkeypatch: pytest.MonkeyPatc
         "num_layers": 1,
         "dropout": 0.0,
         "encoder_size": 32,
+        "bidirectional": False,
         "compile": False,
         "leak": 0.5,
     }

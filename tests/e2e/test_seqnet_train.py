@@ -224,7 +224,7 @@ def test_help_shows_seqnets_own_help_first(
     assert groups == [
         f"data: {', '.join(sorted(TASK_REGISTRY))}",
         "debug: fast",
-        "experiment: adding_long, char_lm, copy_memory, mackey_glass, mnist1d, "
+        "experiment: adding_long, char_lm, copy_memory, mackey_glass, mnist1d, mnist1d_bigru, "
         "seq_digits_pixels, vanishing, variants",
         "hparams_search: lr_grid, optuna",
         f"model: {', '.join(sorted(MODEL_REGISTRY))}",

@@ -204,6 +204,43 @@ def unrolled(name, core, x, hx=None, zoneout=0.0, **options):
     return layer_in, states
 
 
+def unrolled_bidirectional(name, core, x, hx=None, **options):
+    """``unrolled`` for a bidirectional core: per layer, the forward direction with the
+    parameters ``<p>_l<layer>`` over steps 0..T-1, the backward one with ``<p>_l<layer>_reverse``
+    over steps T-1..0, the next layer reading [forward state at t; backward state at t]. States
+    are named ``h_l0_fwd``, ``h_l0_bwd``, ... and listed in each direction's own order (the
+    backward list starts at input step T-1). ``hx``: torch's layout, (layers * 2, batch, H)."""
+    step = STEPS[name]
+    H, names = core.hidden_size, core.cell_class.state_names
+    states: dict[str, list[Tensor]] = {}
+    layer_in = x
+    for layer in range(core.num_layers):
+        tops = []
+        for direction, (suffix, tag) in enumerate((("", "fwd"), ("_reverse", "bwd"))):
+            p = {
+                n[: -len(f"_l{layer}{suffix}")]: v
+                for n, v in core.named_parameters()
+                if n.endswith(f"_l{layer}{suffix}") and (suffix or not n.endswith("_reverse"))
+            }
+            if hx is None:
+                state = tuple(x.new_zeros(x.shape[0], H) for _ in names)
+            else:
+                parts = (hx,) if isinstance(hx, Tensor) else hx
+                state = tuple(part[2 * layer + direction] for part in parts)
+            order = range(x.shape[1]) if tag == "fwd" else reversed(range(x.shape[1]))
+            per_state: list[list[Tensor]] = [[] for _ in names]
+            for t in order:
+                state = step(p, layer_in[:, t], state, H, **options)
+                for k, s in enumerate(state):
+                    per_state[k].append(s)
+            for k, s in enumerate(names):
+                states[f"{s}_l{layer}_{tag}"] = per_state[k]
+            top = per_state[0] if tag == "fwd" else per_state[0][::-1]  # input order
+            tops.append(torch.stack(top, dim=1))
+        layer_in = torch.cat(tops, dim=-1)
+    return layer_in, states
+
+
 def final_states(core, states: dict[str, list[Tensor]]) -> tuple[Tensor, ...]:
     """The last step of every layer's states, as a core's ``hx``: one (layers, batch, H) tensor
     per state name."""

@@ -28,6 +28,7 @@ def test_checkpoint_contents(tmp_path: Path) -> None:
         "num_layers": 1,
         "dropout": 0.0,
         "encoder_size": 32,
+        "bidirectional": False,
         "forget_bias": 1.0,
         "chrono_tmax": None,
         "zoneout": 0.0,

@@ -38,8 +38,10 @@ def tiny_at(run_dir: Path, *overrides: str):
         # Dropout between two layers draws from the global generator: the RNG state must resume.
         ["model=lstm", "model.num_layers=2", "model.dropout=0.3"],
         ["model=gru", "optim=sgd", "optim.momentum=0.9"],
+        # Two directions per layer on the engine, dropout on their concatenation between layers.
+        ["model=gru", "model.bidirectional=true", "model.num_layers=2", "model.dropout=0.3"],
     ],
-    ids=["lstm_dropout_adam", "gru_sgd_momentum"],
+    ids=["lstm_dropout_adam", "gru_sgd_momentum", "bidirectional_gru_dropout"],
 )
 def test_resume_equals_uninterrupted_run(tmp_path: Path, model: list[str]) -> None:
     full = train(tiny(tmp_path, "full", *model))

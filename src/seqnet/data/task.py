@@ -71,6 +71,10 @@ class TaskSpec:
     output_len: int | None = None
     #: Token decoders only: the id that ends a sequence (decoding stops there), or None.
     end_token: int | None = None
+    #: Why the task is causal, for a task whose target at a step is made of inputs that come
+    #: after it (next-token prediction), or None: ``model.bidirectional=true`` is refused with
+    #: this reason, since a backward direction would read the answer.
+    causal: str | None = None
 
     def __post_init__(self) -> None:
         shape = self.shape or {"last": "many_to_one", "every": "many_to_many"}.get(

@@ -1,9 +1,11 @@
 """``GradientProfile``: the gradient norm at every timestep of every probed quantity.
 
 Quantities are named ``h_l<l>`` / ``c_l<l>`` (hidden / cell state of layer l) and ``x`` (the
-encoded input). Norms are float64 and exact zeros stay zeros; ``log10`` replaces a zero by a
-documented floor, one decade below the smallest positive number of the probe's dtype
-(float32: -46, float64: -325), because TensorBoard cannot plot -inf.
+encoded input); a bidirectional model's per direction, ``h_l<l>_fwd`` and ``h_l<l>_bwd``, each
+indexed by its direction's own steps (the backward one's index k is input step T-1-k). Norms
+are float64 and exact zeros stay zeros; ``log10`` replaces a zero by a documented floor, one
+decade below the smallest positive number of the probe's dtype (float32: -46, float64: -325),
+because TensorBoard cannot plot -inf.
 """
 
 from __future__ import annotations

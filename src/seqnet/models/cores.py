@@ -11,6 +11,7 @@ which is how gradient probes run the exact same weights step by step.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any, ClassVar
 
@@ -27,6 +28,8 @@ Hidden = Tensor | tuple[Tensor, ...]
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "fused", "stepped")
+#: Parameter-name suffixes of the two directions (torch's): forward, backward.
+DIRECTION_SUFFIXES = ("", "_reverse")
 
 
 def split_options(
@@ -49,12 +52,15 @@ def split_options(
 class CellStack:
     """Mixin for cores whose layers are cells of one class (``cell_class``).
 
-    Expects ``num_layers``, ``batch_first``, ``dropout`` and per-layer parameters named
-    ``<cell parameter>_l<layer>``.
+    Expects ``num_layers``, ``hidden_size``, ``bidirectional``, ``batch_first``, ``dropout`` and
+    per-layer parameters named ``<cell parameter>_l<layer>`` (and ``..._l<layer>_reverse``, the
+    backward direction's, when bidirectional: torch's names).
     """
 
     cell_class: type[Cell]
     num_layers: int
+    hidden_size: int
+    bidirectional: bool
     batch_first: bool
     dropout: float
     training: bool
@@ -69,14 +75,28 @@ class CellStack:
         return dict(self.options)
 
     def cells(self) -> list[Cell]:
-        """One cell per layer, sharing (not copying) this core's parameters, in its mode."""
+        """One cell per layer and direction, sharing (not copying) this core's parameters, in
+        its mode: layer by layer, the forward direction's cell before the backward one's (the
+        order of torch's ``h_n``). The backward cell's parameters are ``<name>_l<layer>_reverse``,
+        as in a bidirectional ``torch.nn.LSTM``."""
         names = self._cell_parameter_names()
         cells = []
         for layer in range(self.num_layers):
-            params = {n: getattr(self, f"{n}_l{layer}") for n in names}
-            cell = self.cell_class.from_parameters(params, **self.cell_options())
-            cells.append(cell.train(self.training))
+            for suffix in DIRECTION_SUFFIXES[: self.num_directions]:
+                params = {n: getattr(self, f"{n}_l{layer}{suffix}") for n in names}
+                cell = self.cell_class.from_parameters(params, **self.cell_options())
+                cells.append(cell.train(self.training))
         return cells
+
+    @property
+    def num_directions(self) -> int:
+        """2 for a bidirectional core, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """The features of the core's output at each step: the directions side by side."""
+        return self.hidden_size * self.num_directions
 
     def _cell_parameter_names(self) -> list[str]:
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -95,13 +115,15 @@ class CellStack:
             training=self.training,
             probes=probes,
             compiled=self.compiled,
+            directions=self.num_directions,
         )
         if not self.batch_first:
             output = output.transpose(0, 1)
         return output, self._join_hidden(finals)
 
     def _split_hidden(self, hx: Hidden | None) -> list[State] | None:
-        """(num_layers, batch, hidden) tensors -> one state tuple per layer."""
+        """(num_layers * directions, batch, hidden) tensors -> one state tuple per layer and
+        direction (the order of ``cells()``)."""
         if hx is None:
             return None
         parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
@@ -111,7 +133,14 @@ class CellStack:
                 f"{type(self).__name__} expects {expected} state tensor(s) "
                 f"{self.cell_class.state_names}, got {len(parts)}"
             )
-        return [tuple(p[layer] for p in parts) for layer in range(self.num_layers)]
+        count = self.num_layers * self.num_directions
+        if any(p.shape[0] != count for p in parts):
+            raise ValueError(
+                f"{type(self).__name__} expects state tensors of shape (num_layers * "
+                f"{self.num_directions}, batch, hidden) = ({count}, ...), got "
+                f"{[tuple(p.shape) for p in parts]}"
+            )
+        return [tuple(p[index] for p in parts) for index in range(count)]
 
     def _join_hidden(self, finals: list[State]) -> Hidden:
         stacked = tuple(torch.stack(s, dim=0) for s in zip(*finals, strict=True))
@@ -189,11 +218,13 @@ class FusedCore(CellStack):
     def reset_parameters(self) -> None:
         super().reset_parameters()  # type: ignore[misc]
         cell, options = self.cell_class, self.options
-        for layer in range(self.num_layers):
+        for layer, suffix in itertools.product(
+            range(self.num_layers), DIRECTION_SUFFIXES[: self.num_directions]
+        ):
             init_options(
-                getattr(self, f"weight_hh_l{layer}"),
-                getattr(self, f"bias_ih_l{layer}", None),
-                getattr(self, f"bias_hh_l{layer}", None),
+                getattr(self, f"weight_hh_l{layer}{suffix}"),
+                getattr(self, f"bias_ih_l{layer}{suffix}", None),
+                getattr(self, f"bias_hh_l{layer}{suffix}", None),
                 self.hidden_size,
                 recurrent_init=options.get("recurrent_init", "default"),
                 forget_gate=cell.forget_gate,
@@ -219,8 +250,9 @@ class FusedCore(CellStack):
 class StepRNN(CellStack, nn.Module):
     """A multi-layer core for any ``Cell`` class, always run on the step-by-step engine.
 
-    Parameters are registered as ``<name>_l<layer>`` (``weight_ih_l0`` ...), the names of the
-    fused layers, so checkpoints and analysis code work across fused and stepped cores.
+    Parameters are registered as ``<name>_l<layer>`` (``weight_ih_l0`` ...; the backward
+    direction's ``<name>_l<layer>_reverse`` with ``bidirectional=True``), the names of the fused
+    layers, so checkpoints and analysis code work across fused and stepped cores.
     """
 
     def __init__(
@@ -232,10 +264,12 @@ class StepRNN(CellStack, nn.Module):
         bias: bool = True,
         batch_first: bool = False,
         dropout: float = 0.0,
+        bidirectional: bool = False,
         **options: Any,
     ) -> None:
         super().__init__()
         self.cell_class = cell_class
+        self.bidirectional = bidirectional
         core = fill_options(
             EngineOptions,
             {k: v for k, v in options.items() if k in option_names(EngineOptions)},
@@ -252,17 +286,18 @@ class StepRNN(CellStack, nn.Module):
         self.dropout = dropout
         self._names: list[str] = []
         for layer in range(num_layers):
-            cell = cell_class(
-                input_size if layer == 0 else hidden_size, hidden_size, bias, **self.options
-            )
-            for name, param in cell.named_parameters():
-                self.register_parameter(f"{name}_l{layer}", param)
-                if layer == 0:
-                    self._names.append(name)
+            for suffix in DIRECTION_SUFFIXES[: self.num_directions]:
+                features = input_size if layer == 0 else self.output_size
+                cell = cell_class(features, hidden_size, bias, **self.options)
+                for name, param in cell.named_parameters():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", param)
+                    if layer == 0 and not suffix:
+                        self._names.append(name)
 
     def extra_repr(self) -> str:
         options = "".join(f", {k}={v}" for k, v in self.options.items())
         options += ", compile=True" if self.compiled else ""
+        options += ", bidirectional=True" if self.bidirectional else ""
         return (
             f"{self.cell_class.__name__}, {self.input_size}, {self.hidden_size}, "
             f"num_layers={self.num_layers}, batch_first={self.batch_first}{options}"

@@ -11,6 +11,7 @@ or the predicted value). Every model has the same interface as ``SequenceModel``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -105,7 +106,10 @@ class _DecodingModel(nn.Module):
         super().__init__()
         self.spec = spec
         self.encoder, self.features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
-        self.decoder = Decoder(spec, make_core, encoder_size)
+        # A decoder generates each output from the ones before it: always one direction.
+        self.decoder = Decoder(
+            spec, functools.partial(make_core, bidirectional=False), encoder_size
+        )
 
     def initial_state(self, x: Tensor, hx: Any = None, probes: Probes | None = None) -> State:
         raise NotImplementedError
@@ -139,6 +143,12 @@ class EncoderDecoder(_DecodingModel):
     Probes: ``x`` (the encoded input), ``enc_h_l0`` ... over the input steps and ``dec_h_l0`` ...
     over the output steps (``enc_c_l0``/``dec_c_l0`` for LSTMs). ``hx``: the encoder's initial
     state (zeros when None).
+
+    With ``model.bidirectional=true`` the encoder reads the input both ways (as in Bahdanau et
+    al. 2015) and the decoder, one direction, starts from a learned bridge of the two: for each
+    layer and state tensor, tanh(W [forward final; backward final] + b), one map per state
+    tensor (h, and c for LSTMs) shared by the layers. Its probes are ``enc_h_l0_fwd``,
+    ``enc_h_l0_bwd``, ... and ``dec_h_l0`` ...
     """
 
     decoder_probes = "dec_"
@@ -148,6 +158,10 @@ class EncoderDecoder(_DecodingModel):
     ) -> None:
         super().__init__(spec, make_core, encoder_size)
         self.encoder_core = make_core(self.features)
+        self.bridge = None
+        if getattr(self.encoder_core, "bidirectional", False):
+            H, states = self.encoder_core.hidden_size, self.encoder_core.cell_class.state_names
+            self.bridge = nn.ModuleList(nn.Linear(2 * H, H) for _ in states)
 
     @property
     def probe_names(self) -> list[str]:
@@ -162,7 +176,20 @@ class EncoderDecoder(_DecodingModel):
         if probes is not None:
             features = probes.attach("x", features)
             probes = probes.scoped("enc_")
-        return run_core(self.encoder_core, features, hx, probes)[1]
+        final = run_core(self.encoder_core, features, hx, probes)[1]
+        return final if self.bridge is None else self.bridged(final)
+
+    def bridged(self, final: State) -> State:
+        """The decoder's initial state from a bidirectional encoder's final one: each state
+        tensor (layers * 2, batch, H), forward and backward per layer, to (layers, batch, H)."""
+        parts = (final,) if isinstance(final, Tensor) else final
+        assert self.bridge is not None
+        joined = []
+        for part, bridge in zip(parts, self.bridge, strict=True):
+            layers, batch, H = part.shape[0] // 2, part.shape[1], part.shape[2]
+            both = part.view(layers, 2, batch, H).permute(0, 2, 1, 3).reshape(layers, batch, 2 * H)
+            joined.append(torch.tanh(bridge(both)))
+        return joined[0] if len(joined) == 1 else tuple(joined)
 
 
 class VectorDecoder(_DecodingModel):

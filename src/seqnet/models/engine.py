@@ -59,14 +59,20 @@ def unroll(
     training: bool = False,
     probes: Probes | None = None,
     compiled: bool = False,
+    directions: int = 1,
 ) -> tuple[Tensor, list[State]]:
-    """Run ``cells`` (layer 0 first) over ``x`` of shape (batch, time, features).
+    """Run ``cells`` (layer 0 first; with ``directions=2`` each layer's forward cell, then its
+    backward one) over ``x`` of shape (batch, time, features).
 
-    Returns the top layer's outputs (batch, time, hidden) and each layer's final state. With
-    ``probes``, each state ``s`` of layer ``l`` gets a probe named ``"{s}_l{l}"`` of shape
-    (time, batch, hidden). Dropout is applied between layers, as in ``torch.nn.LSTM``.
-    ``compiled`` runs each cell's step ``torch.compile``d (``cell_method``), except with
-    probes: they always run the eager step.
+    Returns the top layer's outputs (batch, time, directions * hidden) and each cell's final
+    state. The backward cell reads the layer's input from the last step to the first; its output
+    at step t (the state after reading steps T-1 down to t) sits beside the forward one's, and
+    the next layer reads both, as in a bidirectional ``torch.nn.LSTM``. With ``probes``, each
+    state ``s`` of layer ``l`` gets a probe named ``"{s}_l{l}"`` (bidirectional:
+    ``"{s}_l{l}_fwd"`` and ``"{s}_l{l}_bwd"``) of shape (time, batch, hidden), indexed by the
+    direction's own steps: the backward probe's index k is input step T-1-k. Dropout is applied
+    between layers, as in ``torch.nn.LSTM``. ``compiled`` runs each cell's step
+    ``torch.compile``d (``cell_method``), except with probes: they always run the eager step.
     """
     batch = x.shape[0]
     layer_input = x
@@ -75,30 +81,45 @@ def unroll(
     # nodes of the autograd graph (probes), the step is not compiled, and autocast (which casts
     # per operation) is off.
     kernels = probes is None and not compiled and not torch.is_autocast_enabled(x.device.type)
-    for layer, cell in enumerate(cells):
-        state = hx[layer] if hx is not None else cell.initial_state(batch, x.device, x.dtype)
-        if kernels and has_sequence_kernel(cell):
-            # Time-major: each step's slice of the projected input is then contiguous.
-            outputs, state = cell.sequence(layer_input.transpose(0, 1), state)
-            layer_input = outputs.transpose(0, 1)
-        else:
-            layer_input, state = step_layer(cell, layer_input, state, layer, probes, compiled)
-        if dropout > 0.0 and training and layer < len(cells) - 1:
+    layers = len(cells) // directions
+    for layer in range(layers):
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            cell = cells[index]
+            state = hx[index] if hx is not None else cell.initial_state(batch, x.device, x.dtype)
+            backward = direction == 1
+            seen = layer_input.flip(1) if backward else layer_input
+            name = f"l{layer}" + (DIRECTION_NAMES[direction] if directions == 2 else "")
+            if kernels and has_sequence_kernel(cell):
+                # Time-major: each step's slice of the projected input is then contiguous.
+                out, state = cell.sequence(seen.transpose(0, 1), state)
+                out = out.transpose(0, 1)
+            else:
+                out, state = step_layer(cell, seen, state, name, probes, compiled)
+            outputs.append(out.flip(1) if backward else out)
+            finals.append(state)
+        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=-1)
+        if dropout > 0.0 and training and layer < layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-        finals.append(state)
     return layer_input, finals
+
+
+#: The probe-name suffixes of a bidirectional layer's two directions (``h_l0_fwd``, ``h_l0_bwd``).
+DIRECTION_NAMES = ("_fwd", "_bwd")
 
 
 def step_layer(
     cell: Cell,
     x: Tensor,
     state: State,
-    layer: int,
+    layer: str,
     probes: Probes | None,
     compiled: bool,
 ) -> tuple[Tensor, State]:
-    """Layer ``layer``: ``cell.step`` at every timestep of ``x`` (batch, time, features) from
-    ``state``; its outputs (batch, time, hidden) and final state (see ``unroll``)."""
+    """One layer (or direction), named ``layer`` (``l0``, ``l0_bwd``, ...) in its probes:
+    ``cell.step`` at every timestep of ``x`` (batch, time, features) from ``state``; its outputs
+    (batch, time, hidden) and final state (see ``unroll``)."""
     batch, steps = x.shape[0], x.shape[1]
     # unbind, not x_proj[:, t]: indexing a tensor that requires grad makes every step's
     # backward allocate and fill a zero tensor of the whole sequence (O(T^2) work).
@@ -107,7 +128,7 @@ def step_layer(
     if probes is not None:
         state_probes = [
             probes.attach(
-                f"{name}_l{layer}",
+                f"{name}_{layer}",
                 x.new_zeros(steps, batch, cell.hidden_size),
             ).unbind(0)
             for name in cell.state_names

@@ -47,7 +47,7 @@ CoreFactory = Callable[[int], nn.Module]
 
 
 #: Options of ``ModelConfig`` that the model plumbing consumes; the rest go to the core.
-_SHARED = ("hidden_size", "num_layers", "dropout", "encoder_size")
+_SHARED = ("hidden_size", "num_layers", "dropout", "encoder_size", "bidirectional")
 
 MODEL_REGISTRY: Registry[type] = Registry("model")
 
@@ -66,9 +66,12 @@ def build_core(
     hidden_size: int,
     num_layers: int = 1,
     dropout: float = 0.0,
+    bidirectional: bool = False,
     **options: Any,
 ) -> nn.Module:
-    """One recurrent core, batch-first: a ``Cell`` class runs on ``StepRNN``."""
+    """One recurrent core, batch-first: a ``Cell`` class runs on ``StepRNN``. A core class gets
+    ``bidirectional`` only when it is true (as ``torch.nn.LSTM`` takes it), so a core of its own
+    with the ``torch.nn.LSTM`` constructor need not know the option until it is used."""
     if isinstance(core_class, type) and issubclass(core_class, Cell):
         return StepRNN(
             core_class,
@@ -77,8 +80,11 @@ def build_core(
             num_layers,
             batch_first=True,
             dropout=dropout,
+            bidirectional=bidirectional,
             **options,
         )
+    if bidirectional:
+        options["bidirectional"] = True
     return core_class(
         input_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **options
     )
@@ -96,6 +102,7 @@ def core_factory(cfg: DictConfig | dict[str, Any]) -> tuple[CoreFactory, dict[st
         hidden_size=shared["hidden_size"],
         num_layers=shared["num_layers"],
         dropout=shared["dropout"],
+        bidirectional=shared["bidirectional"],
         **params,
     )
     return make_core, shared
@@ -119,7 +126,26 @@ def build_model(cfg: DictConfig | dict[str, Any], spec: TaskSpec) -> Model:
     """Build the model named ``cfg.name`` for a task of shape ``spec``: the registered core
     inside the plumbing that ``spec.shape`` needs (``MODEL_FOR_SHAPE``)."""
     make_core, shared = core_factory(cfg)
+    check_bidirectional(shared["bidirectional"], spec)
     return MODEL_FOR_SHAPE[spec.shape](spec, make_core, encoder_size=shared["encoder_size"])
+
+
+def check_bidirectional(bidirectional: bool, spec: TaskSpec) -> None:
+    """Refuse ``model.bidirectional=true`` where a backward direction would read what the model
+    must not see: the future of a causal task, or a decoder's own outputs yet to come."""
+    if not bidirectional:
+        return
+    if spec.shape == "one_to_many":
+        raise ValueError(
+            "model.bidirectional=true cannot be used for a one-to-many task: its decoder "
+            "generates each output from the ones before it, so there is no later step to read "
+            "backwards from; set model.bidirectional=false"
+        )
+    if spec.causal:
+        raise ValueError(
+            f"model.bidirectional=true cannot be used for this task: {spec.causal}; a backward "
+            "direction would read the answer. Set model.bidirectional=false"
+        )
 
 
 def check_core_options(hidden_size: int, num_layers: int, dropout: float) -> None:

@@ -32,6 +32,11 @@ class ModelConfig:
     # Output size of the input encoder: a linear layer for real inputs (null: feed the inputs
     # to the recurrent core unchanged), an embedding for token inputs.
     encoder_size: int | None = 32
+    # Each recurrent layer also reads the sequence backwards, with a second cell of its own, as
+    # torch.nn.LSTM(bidirectional=True): a layer's output is the two directions' states side by
+    # side and its final states are (num_layers * 2, batch, hidden). For the many-to-one and the
+    # aligned many-to-many tasks and the encoder of an encoder-decoder; refused for causal ones.
+    bidirectional: bool = False
 
 
 class RecurrentInit(Enum):

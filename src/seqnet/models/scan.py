@@ -242,12 +242,20 @@ class ScanRNN(StepRNN):
         if space not in SPACES:
             raise ValueError(f"scan space {space!r} is not one of {', '.join(SPACES)}")
         initial = self._split_hidden(hx)
+        cells, directions = self.cells(), self.num_directions
         finals = []
-        for layer, cell in enumerate(self.cells()):
+        for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0.0 and self.training:
                 x = F.dropout(x, self.dropout, training=True)
-            h0 = None if initial is None else initial[layer][0]
-            x = cell_method(type(cell), "scan", self.compiled)(cell, x, h0, space)
-            finals.append((x[:, -1],))
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                cell, backward = cells[index], direction == 1
+                h0 = None if initial is None else initial[index][0]
+                scan = cell_method(type(cell), "scan", self.compiled)
+                h = scan(cell, x.flip(1) if backward else x, h0, space)
+                finals.append((h[:, -1],))
+                outputs.append(h.flip(1) if backward else h)
+            x = outputs[0] if directions == 1 else torch.cat(outputs, dim=-1)
         output = x if self.batch_first else x.transpose(0, 1)
         return output, self._join_hidden(finals)

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from seqnet.data.task import Decoded, TaskSpec
-from seqnet.models.engine import Probes
+from seqnet.models.engine import DIRECTION_NAMES, Probes
 
 
 def make_encoder(kind: str, size: int, encoder_size: int | None) -> tuple[nn.Module, int]:
@@ -31,10 +31,13 @@ def make_encoder(kind: str, size: int, encoder_size: int | None) -> tuple[nn.Mod
 
 
 def state_probe_names(core: nn.Module, prefix: str = "") -> list[str]:
-    """The probed states of ``core``, layer by layer: ``h_l0``, ``c_l0``, ``h_l1``, ..."""
+    """The probed states of ``core``, layer by layer: ``h_l0``, ``c_l0``, ``h_l1``, ...; a
+    bidirectional core's per direction: ``h_l0_fwd``, ``c_l0_fwd``, ``h_l0_bwd``, ..."""
+    directions = DIRECTION_NAMES if getattr(core, "bidirectional", False) else ("",)
     return [
-        f"{prefix}{s}_l{layer}"
+        f"{prefix}{s}_l{layer}{direction}"
         for layer in range(core.num_layers)
+        for direction in directions
         for s in core.cell_class.state_names
     ]
 
@@ -48,18 +51,32 @@ def run_core(core: nn.Module, features: Tensor, hx: Any, probes: Probes | None) 
 
 
 class Head(nn.Module):
-    """Linear read-out of the top layer: at the last step (many-to-one) or at every step."""
+    """Linear read-out of the top layer: at the last step (many-to-one) or at every step.
 
-    def __init__(self, hidden_size: int, output_size: int, mode: str) -> None:
+    A bidirectional core's top layer is read, many-to-one, at each direction's last step: the
+    forward direction's state at t=T-1 beside the backward direction's at t=0 (both have read
+    the whole sequence; torch's ``h_n`` of the top layer). At every step it is read as it is.
+    """
+
+    def __init__(
+        self, hidden_size: int, output_size: int, mode: str, bidirectional: bool = False
+    ) -> None:
         super().__init__()
         if mode not in ("last", "every"):
             raise ValueError(f"head mode must be 'last' or 'every', got {mode!r}")
         self.mode = mode
-        self.linear = nn.Linear(hidden_size, output_size)
+        self.hidden_size = hidden_size
+        self.bidirectional = bidirectional
+        self.linear = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
 
     def forward(self, outputs: Tensor) -> Tensor:
-        """(batch, time, hidden) -> (batch, output) or (batch, time, output)."""
-        return self.linear(outputs[:, -1] if self.mode == "last" else outputs)
+        """(batch, time, directions * hidden) -> (batch, output) or (batch, time, output)."""
+        if self.mode == "every":
+            return self.linear(outputs)
+        if not self.bidirectional:
+            return self.linear(outputs[:, -1])
+        H = self.hidden_size
+        return self.linear(torch.cat((outputs[:, -1, :H], outputs[:, 0, H:]), dim=-1))
 
 
 class SequenceModel(nn.Module):
@@ -69,9 +86,10 @@ class SequenceModel(nn.Module):
     ``make_core(input_size)`` builds the registered recurrent core (see ``models.factory``).
     ``forward(x, hx=None, probes=None, targets=None) -> (prediction, h_n)``: with ``probes`` the
     core runs on the step-by-step engine and attaches a probe to the encoded input (``"x"``)
-    and to every state of every layer (``"h_l0"``, ``"c_l0"``, ...), for exact gradient
-    measurements. ``targets`` is accepted for the interface every model shares (decoders use
-    it for teacher forcing) and not used.
+    and to every state of every layer (``"h_l0"``, ``"c_l0"``, ...; a bidirectional core's per
+    direction, ``"h_l0_fwd"``, ``"h_l0_bwd"``, ...), for exact gradient measurements.
+    ``targets`` is accepted for the interface every model shares (decoders use it for teacher
+    forcing) and not used.
     """
 
     def __init__(
@@ -81,7 +99,12 @@ class SequenceModel(nn.Module):
         self.spec = spec
         self.encoder, features = make_encoder(spec.input_kind, spec.input_size, encoder_size)
         self.core = make_core(features)
-        self.head = Head(self.core.hidden_size, spec.output_size, spec.output_mode)
+        self.head = Head(
+            self.core.hidden_size,
+            spec.output_size,
+            spec.output_mode,
+            getattr(self.core, "bidirectional", False),
+        )
 
     @property
     def state_names(self) -> tuple[str, ...]:

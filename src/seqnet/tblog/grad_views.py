@@ -8,7 +8,8 @@
 - ``grad_heatmap/<q>``: an image of log10 norm over timestep x logged training step.
 
 ``q`` is ``h_l<l>``, ``c_l<l>`` or ``x`` (``enc_h_l<l>``, ``dec_h_l<l>``, ... for an
-encoder-decoder, whose encoder and decoder quantities have their own lengths). Exact zeros are
+encoder-decoder, whose encoder and decoder quantities have their own lengths; ``h_l<l>_fwd`` and
+``h_l<l>_bwd``, ... for a bidirectional model, see ``seqnet.gradients.profiles``). Exact zeros are
 plotted at the floor of ``seqnet.gradients.profiles``.
 """
 

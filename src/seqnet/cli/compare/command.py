@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 
 PROG = "seqnet-compare"
 #: The default quantity: the first of these that a compared run logged (an encoder-decoder has
-#: ``enc_h_l0``/``dec_h_l0`` instead of ``h_l0``).
-DEFAULT_QUANTITIES = ("h_l0", "enc_h_l0", "dec_h_l0")
+#: ``enc_h_l0``/``dec_h_l0`` instead of ``h_l0``, a bidirectional model ``h_l0_fwd``/``h_l0_bwd``).
+DEFAULT_QUANTITIES = ("h_l0", "h_l0_fwd", "enc_h_l0", "enc_h_l0_fwd", "dec_h_l0")
 
 
 def keys(text: str) -> list[str]:
@@ -79,8 +79,9 @@ COMMAND = Command(
         ),
         Option(
             "quantity",
-            "probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, ... (default: "
-            "h_l0, else enc_h_l0 for encoder-decoders)",
+            "probed quantity: x, h_l0, c_l0 (LSTM), h_l1, enc_h_l0, dec_h_l0, h_l0_fwd, h_l0_bwd "
+            "(bidirectional), ... (default: h_l0, else h_l0_fwd for bidirectional models, "
+            "enc_h_l0 for encoder-decoders)",
             metavar="Q",
         ),
         Option(

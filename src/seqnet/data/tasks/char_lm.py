@@ -92,6 +92,10 @@ class CharLanguageModel(TextStreams):
         output_size=len(VOCABULARY),
         input_kind="tokens",
         output_mode="every",
+        causal=(
+            "data=char_lm predicts each character from the ones before it (its target at a "
+            "step is the next step's input, and the state is carried from chunk to chunk)"
+        ),
     )
 
     def __init__(
