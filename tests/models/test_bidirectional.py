@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers.data_files import write_text
 from helpers.references import make_core, random_hx
 from seqnet.data import build_task
 from seqnet.data.tasks.adding import AddingProblem
@@ -195,6 +196,18 @@ def test_causal_tasks_refuse_bidirectional_models(data, message):
     with pytest.raises(ValueError) as error:
         build_model({"name": "gru", "bidirectional": True}, spec)
     assert str(error.value) == message
+
+
+def test_a_text_file_task_refuses_bidirectional_models(tmp_path):
+    spec = build_task({"name": "text", **write_text(tmp_path)}).spec
+    with pytest.raises(ValueError) as error:
+        build_model({"name": "lstm", "bidirectional": True}, spec)
+    assert str(error.value) == (
+        "model.bidirectional=true cannot be used for this task: data=text predicts each "
+        "character from the ones before it (its target at a step is the next step's input, "
+        "and the state is carried from chunk to chunk); a backward direction would read the "
+        "answer. Set model.bidirectional=false"
+    )
 
 
 def test_a_refused_run_stops_before_writing_anything(make_cfg, tmp_path):

@@ -113,7 +113,16 @@ class TextLanguageModel(TextStreams):
         n_train, n_val, n_test = split_sizes(len(text), split_fractions(c.split))
         self.vocabulary = CharVocabulary("".join(sorted(set(text[:n_train]))))
         size = self.vocabulary.size
-        self.spec = TaskSpec(size, size, input_kind="tokens", output_mode="every")
+        self.spec = TaskSpec(
+            size,
+            size,
+            input_kind="tokens",
+            output_mode="every",
+            causal=(
+                "data=text predicts each character from the ones before it (its target at a "
+                "step is the next step's input, and the state is carried from chunk to chunk)"
+            ),
+        )
         ids = torch.from_numpy(self.vocabulary.encode(text)).to(self.device)
         parts = torch.split(ids, [n_train, n_val, n_test])
         try:
