@@ -298,3 +298,24 @@ def random_hx(core) -> Tensor | tuple[Tensor, ...]:
         for _ in core.cell_class.state_names
     )
     return parts[0] if len(parts) == 1 else parts
+
+
+def assert_scan_equals_steps(
+    core: torch.nn.Module, x: Tensor, hx: Tensor | None, space: str
+) -> None:
+    """A scan core's whole-sequence scan (in ``space``) and its sequential step are the same
+    function: outputs, final states and the gradients of the inputs, ``hx`` and every parameter
+    agree to 1e-10."""
+    inputs = [x, *core.parameters(), *([hx] if hx is not None else [])]
+    results = []
+    for forward in (lambda a, b: core.forward_scan(a, b, space=space), core.forward_stepped):
+        out, h_n = forward(x, hx)
+        steps = out.shape[1]
+        weights = torch.linspace(-1, 1, steps, dtype=torch.float64)[:, None]
+        loss = (out * weights).sum() + h_n.sum()
+        results.append((out, h_n, torch.autograd.grad(loss, inputs)))
+    (out_a, h_a, g_a), (out_b, h_b, g_b) = results
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
+    torch.testing.assert_close(h_a, h_b, rtol=0, atol=1e-10)
+    for a, b in zip(g_a, g_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

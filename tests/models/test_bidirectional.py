@@ -5,14 +5,12 @@ for the tasks where a backward direction has no meaning."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 from torch import nn
 
 from helpers.data_files import write_text
-from helpers.references import make_core, random_hx
+from helpers.references import assert_scan_equals_steps, make_core, random_hx
 from seqnet.data import build_task
 from seqnet.data.tasks.adding import AddingProblem
 from seqnet.errors import ConfigError
@@ -147,17 +145,7 @@ def test_bidirectional_scan_equals_the_sequential_steps(name, space):
     x = torch.randn(BATCH, 7, INPUT, dtype=torch.float64, requires_grad=True)
     hx = torch.cat([random_hx(core), random_hx(core)]).requires_grad_()
     assert hx.shape == (4, BATCH, core.hidden_size)
-    inputs = [x, hx, *core.parameters()]
-    results = []
-    for forward in (partial(core.forward_scan, space=space), core.forward_stepped):
-        out, h_n = forward(x, hx)
-        loss = (out * torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]).sum() + h_n.sum()
-        results.append((out, h_n, torch.autograd.grad(loss, inputs)))
-    (out_a, h_a, g_a), (out_b, h_b, g_b) = results
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
-    torch.testing.assert_close(h_a, h_b, rtol=0, atol=1e-10)
-    for a, b in zip(g_a, g_b, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    assert_scan_equals_steps(core, x, hx, space)
 
 
 def test_many_to_one_reads_both_directions_final_states():

@@ -3,12 +3,18 @@ against the recurrence and against the sequential step, gradients included."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 
-from helpers.references import BATCH, INPUT, g_positive, make_core, random_hx, sigmoid
+from helpers.references import (
+    BATCH,
+    INPUT,
+    assert_scan_equals_steps,
+    g_positive,
+    make_core,
+    random_hx,
+    sigmoid,
+)
 from helpers.runs import eager_and_compiled
 from seqnet.models import MODEL_REGISTRY, Probes, log_linear_scan
 from seqnet.models.engine import cell_method
@@ -62,17 +68,7 @@ def test_scan_equals_sequential_with_gradients(name, with_hx, space):
     core = make_core(name)
     x = torch.randn(BATCH, 7, INPUT, dtype=torch.float64, requires_grad=True)
     hx = random_hx(core).requires_grad_() if with_hx else None
-    inputs = [x, *list(core.parameters())] + ([hx] if with_hx else [])
-    results = []
-    for forward in (partial(core.forward_scan, space=space), core.forward_stepped):
-        out, h_n = forward(x, hx)
-        loss = (out * torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]).sum() + h_n.sum()
-        results.append((out, h_n, torch.autograd.grad(loss, inputs)))
-    (out_a, h_a, g_a), (out_b, h_b, g_b) = results
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-10)
-    torch.testing.assert_close(h_a, h_b, rtol=0, atol=1e-10)
-    for ga, gb in zip(g_a, g_b, strict=True):
-        torch.testing.assert_close(ga, gb, rtol=0, atol=1e-10)
+    assert_scan_equals_steps(core, x, hx, space)
 
 
 @pytest.mark.parametrize("space", ["linear", "log"])
