@@ -203,6 +203,9 @@ def test_installed_package_and_configs_come_from_the_wheel(
     assert Path(found["configs"]) == site / "seqnet" / "configs"
     # Every file of the top-level configs/ ships, and nothing else.
     assert files_under(site / "seqnet" / "configs") == files_under(ROOT / "configs")
+    # The C++ kernels' sources ship, to be compiled at first use.
+    csrc = Path("seqnet", "models", "kernels", "csrc")
+    assert files_under(site / csrc) == files_under(ROOT / "src" / csrc) != []
     # The wheel declares the console scripts of pyproject.toml.
     (info,) = site.glob("seqnet-*.dist-info")
     entry_points = (info / "entry_points.txt").read_text()

@@ -21,11 +21,13 @@ from seqnet.models import (
 )
 from seqnet.models.cell import has_sequence_kernel, keep_mask
 from seqnet.models.engine import Probes, unroll
+from seqnet.models.kernels import native
 
 KERNEL_CELLS = {
     "lstm": LSTMCell,
     "lstm_peephole": PeepholeLSTMCell,
     "lstm_layernorm": LayerNormLSTMCell,
+    "lstm_cifg": CIFGLSTMCell,
     "gru": GRUCell,
     "gru_layernorm": LayerNormGRUCell,
 }
@@ -95,9 +97,25 @@ CASES = [  # zoneout, bias, training
 ]
 
 
+@pytest.fixture(params=["native", "pytorch"])
+def implementation(request, monkeypatch) -> str:
+    """Each kernel twice: its C++ form (``models.kernels.native``) and its pure-PyTorch one."""
+    if request.param == "native":
+        if native.compiler() is None:
+            pytest.skip("no C++ compiler: the C++ kernels cannot be built here")
+        monkeypatch.setenv(native.ENABLE_ENV, "1")
+        assert native.applies(torch.zeros(1)), "the C++ kernels did not build (see the log)"
+    else:
+        monkeypatch.setenv(native.ENABLE_ENV, "0")
+        assert not native.applies(torch.zeros(1))
+    return request.param
+
+
 @pytest.mark.parametrize(("zoneout", "bias", "training"), CASES)
 @pytest.mark.parametrize("name", list(KERNEL_CELLS))
-def test_kernel_equals_the_cells_step(name, zoneout, bias, training, monkeypatch) -> None:
+def test_kernel_equals_the_cells_step(
+    name, zoneout, bias, training, implementation, monkeypatch
+) -> None:
     cls = KERNEL_CELLS[name]
     cells = make_cells(cls, zoneout, bias, training)
     masks = draw_masks(cls, zoneout) if zoneout and training else None
@@ -119,7 +137,9 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize(("ours", "theirs"), [(FusedLSTM, nn.LSTM), (FusedGRU, nn.GRU)])
-def test_kernels_equal_pytorchs_fused_layers_in_float32(ours: type, theirs: type) -> None:
+def test_kernels_equal_pytorchs_fused_layers_in_float32(
+    ours: type, theirs: type, implementation: str
+) -> None:
     """Two layers, batch first, a given state: outputs, final states and parameter gradients
     norm-wise within 1e-5 of PyTorch's fused layer with the same weights."""
     torch.manual_seed(0)
@@ -154,8 +174,7 @@ class StepOnlyLSTM(LSTMCell):
 def test_only_a_class_that_defines_sequence_itself_has_a_kernel() -> None:
     for cls in KERNEL_CELLS.values():
         assert has_sequence_kernel(cls(2, 3))
-    # CIFG and a user's subclass inherit LSTMCell.sequence but not its equations.
-    assert not has_sequence_kernel(CIFGLSTMCell(2, 3))
+    # A user's subclass inherits LSTMCell.sequence but not its equations.
     assert not has_sequence_kernel(StepOnlyLSTM(2, 3))
     torch.manual_seed(0)
     cell = StepOnlyLSTM(2, 3, dtype=F64)

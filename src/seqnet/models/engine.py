@@ -7,10 +7,10 @@ weights as an explicit Python loop, which gives every cell variant a forward pas
 derivative of the loss with respect to that state (through later timesteps and upper layers).
 
 Training needs no probes, so there a cell that has a whole-sequence kernel (``Cell.sequence``:
-the LSTM and GRU cells and their peephole and layer-norm variants) runs the layer in one
-autograd node with its backward written out (what that gains: the docs' performance page); the
-tests check every kernel against
-the cell's ``step`` to 1e-10 in float64.
+the LSTM and GRU cells and their peephole, CIFG and layer-norm variants) runs the layer in one
+autograd node with its backward written out, in C++ on a CPU where it can be built
+(``models.kernels.native``; what that gains: the docs' performance page); the tests check every
+kernel, in both forms, against the cell's ``step`` to 1e-10 in float64.
 """
 
 from __future__ import annotations

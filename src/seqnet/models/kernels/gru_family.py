@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from seqnet.models.cell import State, keep_mask
+from seqnet.models.kernels import native
 from seqnet.models.kernels.lstm_family import layer_norm_backward, summed, weight_grad
 
 
@@ -55,6 +56,13 @@ class _GRUSequence(torch.autograd.Function):
         zoneout: float,
         masks: Tensor | None,
     ) -> Tensor:
+        ctx.zoneout, ctx.native = zoneout, native.applies(x_proj)
+        if ctx.native:  # the C++ kernel (models.kernels.native): the same tensors, saved alike
+            gh, rz, n, hs, rec, stats = native.ops().gru_forward(
+                x_proj.contiguous(), h0, weight_hh, bias_hh, gain_hh, eps, zoneout, masks
+            )
+            ctx.save_for_backward(gh, rz, n, hs, rec, masks, weight_hh, bias_hh, gain_hh, stats)
+            return hs[1:]
         steps, batch, gates = x_proj.shape
         H = gates // 3
         new = x_proj.new_empty
@@ -91,15 +99,25 @@ class _GRUSequence(torch.autograd.Function):
             h = torch.lerp(N[t], h_prev, Z[t], out=Hs[t + 1])  # (1 - z) n + z h_{t-1}
             if zoneout:
                 h.lerp_(h_prev, keeps[t])
-        ctx.zoneout, ctx.stats = zoneout, stats
+        ctx.stats = stats
         ctx.save_for_backward(gh, rz, n, hs, rec, masks, weight_hh, bias_hh, gain_hh)
         return hs[1:]
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, d_outputs: Tensor) -> tuple[Tensor | None, ...]:
-        gh, rz, n, hs, rec, masks, weight_hh, bias_hh, gain_hh = ctx.saved_tensors
+        gh, rz, n, hs, rec, masks, weight_hh, bias_hh, gain_hh = ctx.saved_tensors[:9]
         zoneout, norm = ctx.zoneout, gain_hh is not None
+        if ctx.native:
+            d_x, d_gh, d_rec, dh, d_gain, d_bias = native.ops().gru_backward(
+                d_outputs.contiguous(), gh, rz, n, hs, rec, ctx.saved_tensors[9], weight_hh,
+                bias_hh, gain_hh, zoneout, masks,
+            )  # fmt: skip
+            d_weight_hh = weight_grad(d_rec if norm else d_gh, hs)
+            # the bias of gh itself, or (with the norm) its shift
+            d_bias = None if bias_hh is None else d_bias.sum(0) if norm else d_gh.sum((0, 1))
+            d_gain = d_gain.sum(0) if norm else None
+            return d_x, dh, d_weight_hh, d_bias, d_gain, None, None, None
         steps, batch, gates = gh.shape
         H = gates // 3
         new = gh.new_empty

@@ -1,6 +1,7 @@
 """The LSTM's whole-sequence kernel: every timestep's forward pass, and the backward written out,
 in one autograd node, as cuDNN, oneDNN and haste do. ``LSTMCell``, ``PeepholeLSTMCell`` and
-``LayerNormLSTMCell`` train with it (zoneout included); the probes, ``model.compile`` and
+``LayerNormLSTMCell`` train with it (zoneout included), and ``CIFGLSTMCell`` with an input gate
+made from its forget gate; the probes, ``model.compile`` and
 autocast run the cell's ``step`` instead.
 
 Why: stepping a cell under autograd records about a dozen nodes per timestep, and on a small CPU
@@ -37,6 +38,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from seqnet.models.cell import State, keep_mask
+from seqnet.models.kernels import native
 
 # aten's layer-norm backward (the one F.layer_norm's autograd runs), called as an overload: it
 # takes the norm's input, mean and 1/std and returns the input's, weight's and bias' gradients.
@@ -53,6 +55,7 @@ def lstm_sequence(
     *,
     peepholes: tuple[Tensor, Tensor, Tensor] | None = None,
     layer_norm: LayerNorms | None = None,
+    weight_hh: Tensor | None = None,
 ) -> tuple[Tensor, State]:
     """Run ``cell`` (an ``LSTMCell``) over time-major ``x_proj`` (time, batch, 4 hidden) from
     ``state`` = (h_0, c_0); returns every h_t (time, batch, hidden) and the final (h, c).
@@ -60,6 +63,8 @@ def lstm_sequence(
     ``peepholes``: (w_ci, w_cf, w_co). ``layer_norm`` (``LayerNormLSTMCell``): (gain_hh,
     gain_c, bias_c, eps), the recurrent term normalised with gain ``gain_hh`` and the cell state
     on its way to the output with ``gain_c`` and ``bias_c`` (``x_proj`` arrives normalised).
+    ``weight_hh``: the recurrent weight in the kernel's (i, f, g, o) layout, where the cell's
+    own is not (CIFG's); default ``cell.weight_hh``.
     """
     h0, c0 = state
     w_ci, w_cf, w_co = peepholes if peepholes is not None else (None, None, None)
@@ -72,7 +77,7 @@ def lstm_sequence(
         x_proj,
         h0,
         c0,
-        cell.weight_hh,
+        cell.weight_hh if weight_hh is None else weight_hh,
         w_ci,
         w_cf,
         w_co,
@@ -92,6 +97,17 @@ def weight_grad(d_rec: Tensor | list[Tensor], hs: Tensor) -> Tensor:
     steps, batch, gates = d_rec.shape
     flat_h = hs[:steps].reshape(steps * batch, hs.shape[-1])
     return torch.mm(d_rec.reshape(steps * batch, gates).t(), flat_h)
+
+
+def peephole_grads(d_acts: Tensor, cs: Tensor, c_raw: Tensor) -> tuple[Tensor, ...]:
+    """The peepholes' gradients (w_ci, w_cf, w_co) from the pre-activations' derivatives
+    (time, batch, 4 hidden) and the cell states: i and f read c_{t-1}, o reads c_t."""
+    H, steps = d_acts.shape[-1] // 4, d_acts.shape[0]
+    return (
+        (d_acts[..., :H] * cs[:steps]).sum((0, 1)),
+        (d_acts[..., H : 2 * H] * cs[:steps]).sum((0, 1)),
+        (d_acts[..., 3 * H :] * c_raw[1:]).sum((0, 1)),
+    )
 
 
 def summed(per_step: list[Tensor | None]) -> Tensor | None:
@@ -117,6 +133,18 @@ class _LSTMSequence(torch.autograd.Function):
         zoneout: float,
         masks: Tensor | None,
     ) -> tuple[Tensor, Tensor]:
+        ctx.zoneout, ctx.native = zoneout, native.applies(x_proj)
+        if ctx.native:  # the C++ kernel (models.kernels.native): the same tensors, saved alike
+            saved = native.ops().lstm_forward(
+                x_proj.contiguous(), h0, c0, weight_hh, w_ci, w_cf, w_co, gain_hh, gain_c,
+                bias_c, eps, zoneout, masks,
+            )  # fmt: skip
+            acts, hs, cs, c_raw, tanh_c, rec, stats = saved
+            ctx.save_for_backward(
+                acts, hs, cs, c_raw, tanh_c, rec, masks, weight_hh,
+                w_ci, w_cf, w_co, gain_hh, gain_c, bias_c, stats,
+            )  # fmt: skip
+            return hs[1:], cs[-1]
         steps, batch, gates = x_proj.shape
         H = gates // 4
         peep, norm = w_ci is not None, gain_hh is not None
@@ -173,7 +201,7 @@ class _LSTMSequence(torch.autograd.Function):
                 keep_h, keep_c = keeps[t]
                 h.lerp_(h_prev, keep_h)
                 torch.lerp(c, c_prev, keep_c, out=Cs[t + 1])
-        ctx.zoneout, ctx.stats = zoneout, stats
+        ctx.stats = stats
         ctx.save_for_backward(
             acts, hs, cs, c_raw, tanh_c, rec, masks, weight_hh,
             w_ci, w_cf, w_co, gain_hh, gain_c, bias_c,
@@ -184,10 +212,23 @@ class _LSTMSequence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, d_outputs: Tensor, d_c_last: Tensor) -> tuple[Tensor | None, ...]:
         acts, hs, cs, c_raw, tanh_c, rec, masks, weight_hh = ctx.saved_tensors[:8]
-        w_ci, w_cf, w_co, gain_hh, gain_c, bias_c = ctx.saved_tensors[8:]
+        w_ci, w_cf, w_co, gain_hh, gain_c, bias_c = ctx.saved_tensors[8:14]
         zoneout, peep, norm = ctx.zoneout, w_ci is not None, gain_hh is not None
         steps, batch, gates = acts.shape
         H = gates // 4
+        if ctx.native:
+            d_acts, d_rec, dh, dc, *d_steps = native.ops().lstm_backward(
+                d_outputs.contiguous(), d_c_last.contiguous(), acts, hs, cs, c_raw, tanh_c,
+                rec, ctx.saved_tensors[14], weight_hh, w_ci, w_cf, w_co, gain_hh, gain_c,
+                bias_c, zoneout, masks,
+            )  # fmt: skip
+            d_weight_hh = weight_grad(d_rec if norm else d_acts, hs)
+            d_norm = [
+                d.sum(0) if norm and (k < 2 or bias_c is not None) else None
+                for k, d in enumerate(d_steps)
+            ]
+            d_peep = peephole_grads(d_acts, cs, c_raw) if peep else (None, None, None)
+            return (d_acts, dh, dc, d_weight_hh, *d_peep, *d_norm, None, None, None)
         new = acts.new_empty
         d_acts = torch.empty_like(acts)  # derivatives w.r.t. the pre-activations a
         factor = new(batch, gates)  # each gate's derivative w.r.t. its pre-activation
@@ -260,11 +301,5 @@ class _LSTMSequence(torch.autograd.Function):
                 dh.add_(DO[t - 1])
         d_weight_hh = weight_grad(d_recs if norm else d_acts, hs)
         d_norm = [summed(g) for g in d_gains]
-        d_peep: tuple[Tensor | None, ...] = (None, None, None)
-        if peep:
-            d_peep = (
-                (d_acts[..., :H] * cs[:steps]).sum((0, 1)),
-                (d_acts[..., H : 2 * H] * cs[:steps]).sum((0, 1)),
-                (d_acts[..., 3 * H :] * c_raw[1:]).sum((0, 1)),
-            )
+        d_peep = peephole_grads(d_acts, cs, c_raw) if peep else (None, None, None)
         return (d_acts, dh, dc, d_weight_hh, *d_peep, *d_norm, None, None, None)
