@@ -238,7 +238,8 @@ def keep_mask(like: Tensor, p: float) -> Tensor:
     bits = torch.empty((n + 1) // 2, dtype=torch.int64, device=like.device)
     units = bits.random_(-(2**63), 2**63 - 1).view(torch.int32)[:n].view(like.shape)
     threshold = round(p * 2**32) - 2**31
-    return units.lt(threshold).to(like.dtype)
+    # compared straight into the mask's dtype: one pass, no bool tensor between
+    return torch.lt(units, threshold, out=torch.empty_like(like))
 
 
 def has_sequence_kernel(cell: Cell) -> bool:
