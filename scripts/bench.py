@@ -23,8 +23,8 @@ on the adding problem (batch 64, T=200) trained with Adam (lr 1e-3).
    512 (for information; on the CPU by default), with the difference of their loss curves.
 6. For every registered task (its default config, the reference LSTM): making one training
    batch against one whole training step (target: <= 0.05x, so data loading does not show).
-7. The engine running the standard LSTM cell against the fused ``nn.LSTM`` (target: <= 1.6x its
-   training-step time) and every variant (target: <= 2x).
+7. The engine running the standard LSTM cell against the fused ``nn.LSTM`` (target: <= 1.3x its
+   training-step time) and every variant, zoneout included (target: <= 1.5x).
 8. The engine LSTM's step time at T = 100, 200, 400, 800 (target: within 10% of a line).
 9. minGRU / minLSTM trained with the parallel scan against the fused ``nn.GRU`` (target: >= 3x
    faster at T=200; the other lengths for information).

@@ -97,6 +97,10 @@ def header(report: dict[str, Any], rel_path: str, page: Any) -> str:
     m = report["machine"]
     extensions = ", ".join(m.get("cpu_extensions") or []) or "none of those listed"
     machine = f"{m['cpu']} ({m['cpu_family']}: {extensions}), {m['cpus']} CPUs"
+    if m.get("isa_limits"):
+        machine += " with " + ", ".join(f"`{k}={v}`" for k, v in m["isa_limits"].items())
+    if m.get("engine_kernels"):
+        machine += f"; the engine's kernels: {m['engine_kernels']}"
     if "gpu" in m:
         machine += f"; GPU {m['gpu']}"
     software = [f"Python {m['python']}", f"torch {m['torch']}"]

@@ -46,6 +46,30 @@ def cpu_family(flags: set[str]) -> str:
     return "AVX2" if "avx2" in flags else "other"
 
 
+#: Environment variables that hold PyTorch's, oneDNN's and MKL's kernels to fewer vector
+#: extensions than the CPU has: set together (to AVX2 on an AVX-512 CPU), they let one machine
+#: measure the other family's code paths.
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def measured_family(flags: set[str], limits: dict[str, str]) -> str:
+    """The family measured: the CPU's own, or the one ``ISA_LIMITS`` hold PyTorch to."""
+    family = cpu_family(flags)
+    if not limits:
+        return family
+    held = {"AVX512": family, "AVX2": "AVX2"}.get(torch.backends.cpu.get_cpu_capability(), "other")
+    return f"{held} (an {family} CPU held to it by {', '.join(limits)})"
+
+
+def engine_kernels() -> str:
+    """Which form of the engine's kernels runs: C++ for a capability, or pure PyTorch."""
+    from seqnet.models.kernels import native
+
+    if native.ops() is None or not native.enabled():
+        return "pure PyTorch"
+    return f"C++ ({native.capability()})"
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -62,12 +86,15 @@ def git_commit() -> str:
 
 def describe_machine(device: torch.device) -> dict[str, Any]:
     flags = cpu_flags()
+    limits = {name: os.environ[name] for name in ISA_LIMITS if os.environ.get(name)}
     info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "command": "python scripts/bench.py " + " ".join(sys.argv[1:]),
         "cpu": cpu_model(),
-        "cpu_family": cpu_family(flags),
+        "cpu_family": measured_family(flags, limits),
         "cpu_extensions": [e for e in EXTENSIONS if e in flags],
+        "isa_limits": limits,
+        "engine_kernels": engine_kernels(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -84,6 +111,9 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
 def machine_line(info: dict[str, Any]) -> str:
     extensions = ", ".join(info["cpu_extensions"]) or "none of " + ", ".join(EXTENSIONS)
     line = f"CPU {info['cpu']} ({info['cpu_family']}: {extensions}), {info['cpus']} CPUs"
+    if info.get("isa_limits"):
+        line += " (" + ", ".join(f"{k}={v}" for k, v in info["isa_limits"].items()) + ")"
+    line += f"; engine kernels: {info['engine_kernels']}"
     if "gpu" in info:
         line += f"; GPU {info['gpu']} (CUDA {info['cuda']}, cuDNN {info['cudnn']})"
     return line
