@@ -5,9 +5,10 @@ pure PyTorch and in C++ (``seqnet.models.kernels.native``), on the benchmark's r
 
     python scripts/profile_engine.py            # 5 profiled steps each, after 3 warm-up steps
 
-For each contender: the median wall time of a training step (20 steps, outside the profiler),
-then torch.profiler's self CPU time per step of the operators that take the most, with their
-calls per step. The docs' performance page quotes a run of it.
+glibc's malloc is set to reuse memory, as ``train()`` does. For each contender: the median wall
+time of a training step (20 steps, outside the profiler), then torch.profiler's self CPU time
+per step of the operators that take the most, with their calls per step. The docs' performance
+page quotes a run of it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def main() -> None:
     from benchmarks.machine import describe_machine, machine_line
     from benchmarks.workload import SEQ_LEN, SeqnetRuns
     from seqnet.models.kernels import native
+    from seqnet.training.device import reuse_cpu_memory
 
+    reuse_cpu_memory()  # as train() and bench.py do by default (trainer.reuse_cpu_memory)
     device = torch.device("cpu")
     native.ops()  # built (or found) before anything is timed
     print(machine_line(describe_machine(device)))
