@@ -7,7 +7,7 @@ and leave the matrix products to ATen (the docs' performance page has the profil
 gains). They compute the same functions with the same saved tensors, so the autograd functions
 take either; the tests hold both to the same equations.
 
-The library is compiled once per source, PyTorch version, compiler and CPU capability (AVX-512,
+The library is compiled once per source, PyTorch installation, compiler and CPU capability (AVX-512,
 AVX2, or none: ``torch.backends.cpu.get_cpu_capability()``) into
 ``$SEQNET_KERNEL_DIR`` (default: ``<seqnet's cache folder>/kernels``), under a file lock so that
 the ranks or jobs of one launch build it once, and loaded with ``torch.ops.load_library``. It
@@ -156,8 +156,8 @@ def _build(cxx: str, library: Path) -> str | None:
     """Compile into ``library`` (through a temporary file, renamed when complete); the reason
     it failed, or None."""
     log.info(
-        "building seqnet's C++ kernels for %s with %s (once per PyTorch version and CPU; about "
-        "half a minute) into %s",
+        "building seqnet's C++ kernels for %s with %s (once per PyTorch installation and CPU; "
+        "about 20 s) into %s",
         capability(),
         cxx,
         library.parent,
