@@ -111,6 +111,7 @@ def test_two_processes_at_once_build_the_library_once_and_both_load_it(tmp_path)
     builds = [o for o in outputs if "building seqnet's C++ kernels" in o]
     assert len(builds) == 1 and "built seqnet's C++ kernels in" in builds[0]
     (library,) = folder.glob("*.so")
+    assert b"sgemm_" in library.read_bytes()  # the default build calls BLAS where it can
     assert library.name.startswith(f"seqnet_kernels-{native.capability().lower()}-")
     assert not list(folder.glob("*.tmp"))
     # a third process loads the kept library without building
@@ -118,3 +119,48 @@ def test_two_processes_at_once_build_the_library_once_and_both_load_it(tmp_path)
         [sys.executable, "-c", LOAD], env=env, capture_output=True, text=True, timeout=120
     )
     assert again.returncode == 0 and "building" not in again.stdout
+
+
+ATEN_PRODUCTS = """
+import sys
+from pathlib import Path
+import torch
+from seqnet.models import GRUCell, LayerNormLSTMCell, LSTMCell
+from seqnet.models.kernels import native
+library = Path(sys.argv[1])
+assert native._build(native.compiler(), library, ("SEQNET_ATEN_GEMM",)) is None
+assert b"sgemm_" not in library.read_bytes()  # no reference to BLAS at all
+torch.ops.load_library(str(library))
+native._state["ops"] = torch.ops.seqnet
+
+def run(cls, on):
+    native.os.environ[native.ENABLE_ENV] = "1" if on else "0"
+    torch.manual_seed(0)
+    cell = cls(3, 5, zoneout=0.3, dtype=torch.float64).train()
+    x = torch.randn(6, 4, 3, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(4, 5, dtype=torch.float64) for _ in cell.state_names)
+    torch.manual_seed(1)
+    out, final = cell.sequence(x, state)
+    loss = (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum()
+    loss = loss + sum((s**2).sum() for s in final)
+    return [out, *final, *torch.autograd.grad(loss, [x, *cell.parameters()])]
+
+for cls in (LSTMCell, LayerNormLSTMCell, GRUCell):
+    for a, b in zip(run(cls, True), run(cls, False), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+print("equal")
+"""
+
+
+@pytest.mark.slow
+@needs_compiler
+def test_built_without_blas_the_products_go_through_aten_and_agree(tmp_path) -> None:
+    """Where libtorch exports no BLAS (``sgemm_``/``dgemm_``), the kernels' products go through
+    ATen; built so on purpose, they equal the pure-PyTorch kernels to 1e-12 in float64."""
+    env = {**os.environ, native.DIR_ENV: str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", ATEN_PRODUCTS, str(tmp_path / "aten.so")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "equal"

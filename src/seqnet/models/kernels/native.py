@@ -94,8 +94,9 @@ def kernel_dir() -> Path:
     return cache_dir() / "kernels"
 
 
-def command(cxx: str, output: Path) -> list[str]:
-    """The compile-and-link command for the sources into ``output``."""
+def command(cxx: str, output: Path, defines: tuple[str, ...] = ()) -> list[str]:
+    """The compile-and-link command for the sources into ``output``, with extra macros
+    ``defines`` (the tests build ``SEQNET_ATEN_GEMM``: products through ATen, not BLAS)."""
     root = Path(torch.__file__).parent  # torch.utils.cpp_extension's paths, without its import
     torch_lib = root / "lib"
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
@@ -105,7 +106,8 @@ def command(cxx: str, output: Path) -> list[str]:
     return [
         cxx, "-O3", "-std=c++20", "-fPIC", "-shared", "-w", "-fopenmp",
         f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
-        *CAPABILITY_FLAGS.get(capability(), []), *includes, *sources,
+        *CAPABILITY_FLAGS.get(capability(), []), *(f"-D{d}" for d in defines), *includes,
+        *sources,
         "-o", str(output), f"-L{torch_lib}", "-lc10", "-ltorch_cpu",
         f"-Wl,-rpath,{torch_lib}",
     ]  # fmt: skip
@@ -152,7 +154,7 @@ def _load() -> SimpleNamespace | None:
     return torch.ops.seqnet
 
 
-def _build(cxx: str, library: Path) -> str | None:
+def _build(cxx: str, library: Path, defines: tuple[str, ...] = ()) -> str | None:
     """Compile into ``library`` (through a temporary file, renamed when complete); the reason
     it failed, or None."""
     log.info(
@@ -165,7 +167,7 @@ def _build(cxx: str, library: Path) -> str | None:
     started = time.perf_counter()
     partial = library.with_name(f"{library.name}.{os.getpid()}.tmp")
     build_log = library.with_suffix(".log")
-    result = subprocess.run(command(cxx, partial), capture_output=True, text=True)
+    result = subprocess.run(command(cxx, partial, defines), capture_output=True, text=True)
     if result.returncode != 0:
         build_log.write_text(result.stdout + result.stderr)
         partial.unlink(missing_ok=True)

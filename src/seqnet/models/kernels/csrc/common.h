@@ -39,11 +39,13 @@ inline void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, 
                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const int M = m, N = n, K = k, LDA = lda, LDB = ldb, LDC = ldc;
   const T one = 1;
+#ifndef SEQNET_ATEN_GEMM  // defined: always through ATen (the tests build it so, to check it)
   if constexpr (std::is_same_v<T, float>) {
     if (sgemm_ != nullptr) return sgemm_(&ta, &tb, &M, &N, &K, &one, a, &LDA, b, &LDB, &beta, c, &LDC);
   } else {
     if (dgemm_ != nullptr) return dgemm_(&ta, &tb, &M, &N, &K, &one, a, &LDA, b, &LDB, &beta, c, &LDC);
   }
+#endif
   // Row-major views of the column-major operands: C^T = op(B)^T op(A)^T.
   const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
   auto view = [&](const T* p, char t, int64_t rows, int64_t cols, int64_t ld) {
@@ -199,8 +201,12 @@ inline const T* data_or_null(const std::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
 }
 
-inline at::Tensor empty_if(bool keep, int64_t a, int64_t b, int64_t c, const at::Tensor& like) {
-  return keep ? at::empty({a, b, c}, like.options()) : at::empty({0}, like.options());
+// A buffer of ``sizes`` where ``keep`` (zeroed with ``zero``), else an empty placeholder: what
+// a kernel returns or saves for a part its variant does not have (the norms' statistics).
+inline at::Tensor buffer_if(bool keep, at::IntArrayRef sizes, const at::Tensor& like,
+                            bool zero = false) {
+  if (!keep) return at::empty({0}, like.options());
+  return zero ? at::zeros(sizes, like.options()) : at::empty(sizes, like.options());
 }
 
 }  // namespace seqnet

@@ -20,8 +20,8 @@ std::vector<at::Tensor> gru_forward(
   at::Tensor n_gate = at::empty({T, B, H}, x_proj.options());
   at::Tensor hs = at::empty({T + 1, B, H}, x_proj.options());
   hs[0].copy_(h0);
-  at::Tensor rec = empty_if(norm, T, B, G, x_proj);
-  at::Tensor stats = empty_if(norm, T, B, 2, x_proj);
+  at::Tensor rec = buffer_if(norm, {T, B, G}, x_proj);
+  at::Tensor stats = buffer_if(norm, {T, B, 2}, x_proj);
   const at::Tensor weight = weight_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "seqnet_gru_forward", [&] {
     using S = scalar_t;
@@ -93,11 +93,11 @@ std::vector<at::Tensor> gru_backward(
   const bool norm = gain_hh.has_value(), zone = zoneout > 0;
   const auto options = gh.options();
   at::Tensor d_x = at::empty({T, B, G}, options);
-  at::Tensor d_gh = empty_if(!norm, T, B, G, gh);
-  at::Tensor d_rec = empty_if(norm, T, B, G, gh);
+  at::Tensor d_gh = buffer_if(!norm, {T, B, G}, gh);
+  at::Tensor d_rec = buffer_if(norm, {T, B, G}, gh);
   const int64_t P = at::get_num_threads();  // one slot per thread for the norm's gradients
-  at::Tensor d_gain = norm ? at::zeros({T * P, G}, options) : at::empty({0}, options);
-  at::Tensor d_bias = norm ? at::zeros({T * P, G}, options) : at::empty({0}, options);
+  at::Tensor d_gain = buffer_if(norm, {T * P, G}, gh, true);
+  at::Tensor d_bias = buffer_if(norm, {T * P, G}, gh, true);
   // dh: what reaches h_t through the product with W_hh; dh_z: through z directly; keep_dh:
   // through zoneout's keep (each added per row at the next step back).
   at::Tensor dh = at::zeros({B, H}, options);

@@ -28,8 +28,8 @@ std::vector<at::Tensor> lstm_forward(
   cs[0].copy_(c0);
   at::Tensor c_raw = zone ? at::empty({T + 1, B, H}, x_proj.options()) : cs;
   at::Tensor tanh_c = at::empty({T, B, H}, x_proj.options());
-  at::Tensor rec = empty_if(norm, T, B, G, x_proj);
-  at::Tensor stats = empty_if(norm, T, B, 4, x_proj);
+  at::Tensor rec = buffer_if(norm, {T, B, G}, x_proj);
+  at::Tensor stats = buffer_if(norm, {T, B, 4}, x_proj);
   const at::Tensor weight = weight_hh.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x_proj.scalar_type(), "seqnet_lstm_forward", [&] {
     using S = scalar_t;
@@ -143,10 +143,10 @@ std::vector<at::Tensor> lstm_backward(
   const int64_t P = at::get_num_threads();  // one slot per thread for the norms' gradients
   const auto options = acts.options();
   at::Tensor d_acts = at::empty({T, B, G}, options);
-  at::Tensor d_rec = empty_if(norm, T, B, G, acts);
-  at::Tensor d_gain_hh = norm ? at::zeros({T * P, G}, options) : at::empty({0}, options);
-  at::Tensor d_gain_c = norm ? at::zeros({T * P, H}, options) : at::empty({0}, options);
-  at::Tensor d_bias_c = norm ? at::zeros({T * P, H}, options) : at::empty({0}, options);
+  at::Tensor d_rec = buffer_if(norm, {T, B, G}, acts);
+  at::Tensor d_gain_hh = buffer_if(norm, {T * P, G}, acts, true);
+  at::Tensor d_gain_c = buffer_if(norm, {T * P, H}, acts, true);
+  at::Tensor d_bias_c = buffer_if(norm, {T * P, H}, acts, true);
   // dh: what reaches h_t through the product with W_hh (the rest is added per row); dc: d c_t.
   at::Tensor dh = at::zeros({B, H}, options);
   at::Tensor dc = d_c_last.clone();
